@@ -1,0 +1,1 @@
+"""Loa Phường: the ward loudspeaker, a chat bot for a residential party cell and its neighbourhood."""

@@ -1,0 +1,1 @@
+"""Platform adapters: the only packages that know a chat platform's API."""

@@ -1,0 +1,1 @@
+"""Platform-neutral core: events, replies, router, clock, translations."""

@@ -1,0 +1,62 @@
+"""Translations from gettext catalogs in locales/, and Vietnamese-style dates via Babel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from babel.messages.pofile import read_po
+
+LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
+LANGUAGES = ("vi", "en")
+DOMAIN = "messages"
+
+
+@cache
+def catalog(lang: str) -> dict[str, str]:
+    """All messages of one language, key → text (read once)."""
+    path = LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as fh:
+        po = read_po(fh, locale=lang)
+    return {str(m.id): str(m.string) for m in po if m.id and m.string}
+
+
+def t(lang: str, key: str, **params: Any) -> str:
+    """Translate `key` into `lang`, filling `{named}` parameters."""
+    lang = lang if lang in LANGUAGES else LANGUAGES[0]
+    text = catalog(lang).get(key)
+    if text is None:
+        # A missing key is a bug the tests catch; show the key rather than crash in chat.
+        text = catalog(LANGUAGES[0]).get(key, key)
+    return text.format(**params) if params else text
+
+
+def translate(lang: str, message: Any) -> str:
+    """Translate a `Msg` whose parameters may themselves be `Msg`s."""
+    return t(lang, message.key, **{k: _param(lang, v) for k, v in message.params.items()})
+
+
+def _param(lang: str, value: Any) -> Any:
+    """Nested messages are translated; a tuple of them becomes a comma-separated list."""
+    if isinstance(value, tuple):
+        return ", ".join(str(_param(lang, v)) for v in value)
+    if hasattr(value, "key") and hasattr(value, "params"):
+        return translate(lang, value)
+    return value
+
+
+def format_when(when: datetime, lang: str, zone: ZoneInfo) -> str:
+    """ "19:30 Thứ Sáu, 05/12/2026" in Vietnamese; "19:30 Friday, 05/12/2026" in English."""
+    local = when.astimezone(zone)
+    weekday = format_date(local, "EEEE", locale=lang)
+    weekday = weekday[:1].upper() + weekday[1:]
+    return f"{format_time(local, 'HH:mm', locale=lang)} {weekday}, {local:%d/%m/%Y}"
+
+
+def format_day(when: datetime, zone: ZoneInfo) -> str:
+    """A date as dd/mm/yyyy in the cell's zone."""
+    return f"{when.astimezone(zone):%d/%m/%Y}"

@@ -1,0 +1,1 @@
+"""APScheduler jobs: thin module-level functions that call services on a schedule."""

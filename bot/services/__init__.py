@@ -1,0 +1,1 @@
+"""Business rules, testable without any chat platform; functions take the session first."""

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, typed query functions and Alembic migrations."""
