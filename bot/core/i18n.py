@@ -50,7 +50,7 @@ def _param(lang: str, value: Any) -> Any:
 
 
 def format_when(when: datetime, lang: str, zone: ZoneInfo) -> str:
-    """ "19:30 Thứ Sáu, 05/12/2026" in Vietnamese; "19:30 Friday, 05/12/2026" in English."""
+    """A moment as "19:30 Thứ Sáu, 05/12/2026" (Vietnamese) or "19:30 Friday, 05/12/2026"."""
     local = when.astimezone(zone)
     weekday = format_date(local, "EEEE", locale=lang)
     weekday = weekday[:1].upper() + weekday[1:]

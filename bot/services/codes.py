@@ -24,18 +24,17 @@ def normalise(text: str) -> str | None:
 
 
 def looks_like_code(text: str) -> bool:
-    """True for a short single token of letters and digits (a mistyped code counts)."""
+    """True for what is meant as a code: 8 code letters, or a short token with digits (a typo)."""
     cleaned = "".join(c for c in text.upper() if c not in " -_.")
-    return (
-        6 <= len(cleaned) <= 10
-        and cleaned.isascii()
-        and cleaned.isalnum()
-        and any(c.isdigit() for c in cleaned)
-    )
+    if not (cleaned.isascii() and cleaned.isalnum()):
+        return False
+    if normalise(cleaned) is not None:
+        return True
+    return 6 <= len(cleaned) <= 10 and any(c.isdigit() for c in cleaned)
 
 
 def grouped(code: str) -> str:
-    """ "K7M2QX9P" → "K7M2 QX9P" for reading aloud or printing."""
+    """Split a code in two halves ("K7M2 QX9P") for reading aloud or printing."""
     return f"{code[:4]} {code[4:]}"
 
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.simulator import telegram, zalo
+from bot.simulator import telegram, telegram_objects, zalo
 from bot.simulator.state import PLATFORMS, ApiError, BotRecord, SimulatorState, UserRecord
 
 __all__ = ["placeholder_image", "routes"]
@@ -76,7 +76,8 @@ def telegram_message(state: SimulatorState, bot: BotRecord, user: UserRecord, bo
         original = _b64(photo.get("data_b64")) or placeholder_image(800, 600)
         sizes = [_thumbnail(original, (90, 90)), _thumbnail(original, (320, 320)), original]
         content["photo"] = [
-            telegram.photo_size(telegram.store_file(state, "photo", data)) for data in sizes
+            telegram_objects.photo_size(telegram_objects.store_file(state, "photo", data))
+            for data in sizes
         ]
         if photo.get("caption"):
             content["caption"] = photo["caption"]
@@ -86,30 +87,30 @@ def telegram_message(state: SimulatorState, bot: BotRecord, user: UserRecord, bo
         content["location"]["longitude"] = float(where["longitude"])
     elif "document" in body:
         doc = body["document"]
-        stored = telegram.store_file(
+        stored = telegram_objects.store_file(
             state,
             "document",
             _b64(doc.get("data_b64")) or b"",
             mime_type=doc.get("mime_type"),
             file_name=doc.get("file_name"),
         )
-        content["document"] = telegram.document_json(stored)
+        content["document"] = telegram_objects.document_json(stored)
     elif body.get("sticker"):
-        stored = telegram.store_file(state, "sticker", placeholder_image(512, 512, "WEBP"))
+        stored = telegram_objects.store_file(state, "sticker", placeholder_image(512, 512, "WEBP"))
         content["sticker"] = {
-            **telegram.photo_size(stored, 512, 512),
+            **telegram_objects.photo_size(stored, 512, 512),
             **{"type": "regular", "is_animated": False, "is_video": False, "emoji": "👍"},
         }
     elif body.get("unsupported"):  # Telegram has no such event: a voice note stands in
-        stored = telegram.store_file(state, "voice", b"OggS\x00")
+        stored = telegram_objects.store_file(state, "voice", b"OggS\x00")
         voice = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
         content["voice"] = {**voice, "duration": 3, "mime_type": "audio/ogg"}
     else:
         raise ControlError(400, "a message needs text, photo, location, document or sticker")
     return {
         "message_id": bot.next_message_id(user.key),
-        "from": telegram.user_json(user),
-        "chat": telegram.chat_json(user),
+        "from": telegram_objects.user_json(user),
+        "chat": telegram_objects.chat_json(user),
         "date": int(time.time()),
         **content,
     }
@@ -269,7 +270,7 @@ async def press_button(request: Request, state: SimulatorState) -> dict:
     bot.callbacks[query_id] = {"answered": False, "data": data, "user_id": user.user_id}
     query = {
         "id": query_id,
-        "from": telegram.user_json(user),
+        "from": telegram_objects.user_json(user),
         "chat_instance": str(-7_000_000_000_000_000_000 - int(user.user_id)),
         "data": data,
         "message": json.loads(json.dumps(message)),

@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from bot.simulator.app import create_app
+from bot.simulator.limits import TELEGRAM_LIMITS, ZALO_LIMITS, RateLimits, coerce_limits
 from bot.simulator.state import SimulatorState
 
 __all__ = ["RunningSimulator", "run_simulator", "serve", "serve_app"]
@@ -37,6 +38,21 @@ class RunningSimulator:
             zalo_base_url=f"{base_url}/zalo",
             state=state,
         )
+
+
+def state_from_options(**options: Any) -> SimulatorState:
+    """A SimulatorState; also takes flat limits such as ``telegram_per_chat_per_s=None``."""
+    for platform, default in (("telegram", TELEGRAM_LIMITS), ("zalo", ZALO_LIMITS)):
+        prefix = f"{platform}_"
+        flat = {
+            name.removeprefix(prefix): options.pop(name)
+            for name in list(options)
+            if name.startswith(prefix) and name.removeprefix(prefix) in RateLimits.__annotations__
+        }
+        if flat:
+            base = coerce_limits(options.get(f"{platform}_limits", default), default)
+            options[f"{platform}_limits"] = coerce_limits(flat, base)
+    return SimulatorState(**options)
 
 
 def _config(app: Any, **extra: Any) -> uvicorn.Config:
@@ -91,9 +107,10 @@ async def run_simulator(
 ) -> AsyncIterator[RunningSimulator]:
     """Serve a simulator for the duration of the block; yield where it listens.
 
-    `options` go to SimulatorState (e.g. ``telegram_limits=None`` for no rate limits).
+    `options` go to SimulatorState: ``telegram_limits=None`` turns Telegram's limits off,
+    ``zalo_limits={"global_per_s": 5}`` changes one, ``telegram_per_chat_per_s=None`` too.
     """
-    sim = state if state is not None else SimulatorState(**options)
+    sim = state if state is not None else state_from_options(**options)
     app = create_app(sim)
     try:
         async with serve_app(app, host, port) as base_url:
@@ -108,7 +125,7 @@ async def run_simulator(
 
 def serve(host: str = "127.0.0.1", port: int = 8081, **options: Any) -> None:
     """Serve a simulator until interrupted (the CLI entry point)."""
-    sim = SimulatorState(**options)
+    sim = state_from_options(**options)
     sim.base_url = f"http://{host}:{port}"
     running = RunningSimulator.at(sim.base_url, sim)
     print(  # a CLI tells where to point the bot
