@@ -53,7 +53,6 @@ class Settings(BaseSettings):
     code_attempts_per_window: int = Field(default=5, ge=1)
     code_attempt_window_minutes: int = Field(default=15, ge=1)
     max_text_length: int = Field(default=2000, ge=100)
-    link_ttl_minutes: int = Field(default=60 * 24 * 7, ge=1)
     processed_update_retention_days: int = Field(default=7, ge=1)
 
     @field_validator("timezone")

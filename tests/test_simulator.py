@@ -25,8 +25,10 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     MessageEntity,
+    Update,
 )
 from telegram.error import BadRequest, Conflict, Forbidden, RetryAfter
+from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.simulator import RunningSimulator, SimulatorClient, run_simulator
 from bot.simulator.server import serve_app
@@ -263,6 +265,88 @@ async def test_telegram_limits_change_and_blocked_user(
     with pytest.raises(Forbidden, match="blocked by the user"):
         await tg_bot.send_message(lan.chat_id, "Còn đó không?")
     assert len(await lan.drain(quiet=0.05)) == 10
+
+
+async def test_telegram_raw_errors(running: RunningSimulator) -> None:
+    """Method names ignore case; unknown methods are 404 and bad tokens 401."""
+    base = running.telegram_base_url
+    async with httpx.AsyncClient() as http:
+        me = await http.get(f"{base}{TG_TOKEN}/GETME")
+        unknown = await http.post(f"{base}{TG_TOKEN}/sendPoll", json={})
+        malformed = await http.post(f"{base}12345:short/getMe")
+
+    assert me.json()["result"]["is_bot"] is True
+    assert (unknown.status_code, unknown.json()) == (
+        404,
+        {"ok": False, "error_code": 404, "description": "Not Found"},
+    )
+    assert (malformed.status_code, malformed.json()["description"]) == (401, "Unauthorized")
+
+
+async def test_python_telegram_bot_application_polls(
+    running: RunningSimulator, control: SimulatorClient
+) -> None:
+    """A PTB Application with handlers answers a scripted person through polling."""
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        buttons = [InlineKeyboardButton(label, callback_data=f"v:{n}") for n, label in VOTE]
+        code = " ".join(context.args or [])
+        await update.message.reply_text(f"Mã {code}", reply_markup=InlineKeyboardMarkup([buttons]))
+
+    async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_text(f"Đã chọn {update.callback_query.data}")
+
+    application = (
+        ApplicationBuilder()
+        .token(TG_TOKEN)
+        .base_url(running.telegram_base_url)
+        .base_file_url(running.telegram_file_base_url)
+        .build()
+    )
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CallbackQueryHandler(pressed))
+    lan = await control.new_user("telegram", "Nguyễn Thị Lan")
+    async with application:
+        await application.start()
+        await application.updater.start_polling(poll_interval=0, timeout=10)
+
+        await lan.say("/start K7M2QX9P")
+        asked = await lan.expect_text("Mã K7M2QX9P")
+        await lan.choose("Không đồng ý")
+        [edited] = await lan.expect()
+
+        await application.updater.stop()
+        await application.stop()
+    assert asked["buttons"][0][1] == {"text": "Không đồng ý", "data": "v:2", "url": None}
+    assert (edited["method"], edited["text"]) == ("editMessageText", "Đã chọn v:2")
+
+
+async def test_stopping_ends_pending_long_polls() -> None:
+    """Leaving run_simulator answers a pending long poll at once instead of hanging."""
+    async with httpx.AsyncClient() as http:
+        async with run_simulator() as running:
+            url = f"{running.zalo_base_url}/bot{ZALO_TOKEN}/getUpdates"
+            poll = asyncio.create_task(http.post(url, json={"timeout": 30}))
+            await asyncio.sleep(0.2)
+            started = time.monotonic()
+        answer = await poll
+
+    assert time.monotonic() - started < 3
+    assert answer.json()["error_code"] == 408
+
+
+async def test_expect_reports_what_arrived(
+    control: SimulatorClient, zalo_http: httpx.AsyncClient
+) -> None:
+    """expect() fails with the messages that did arrive; drain() then collects them."""
+    lan = await control.new_user("zalo", "Nguyễn Thị Lan")
+    await lan.say("Xin chào")
+    await zalo_http.post("/sendMessage", json={"chat_id": lan.chat_id, "text": "Chào Lan"})
+
+    with pytest.raises(AssertionError, match="Chào Lan"):
+        await lan.expect(count=2, timeout=0.2)
+    assert [item["text"] for item in await lan.drain(quiet=0.05)] == ["Chào Lan"]
 
 
 # ----- Zalo through raw HTTP ----------------------------------------------------

@@ -103,7 +103,7 @@ async def _dispatch(
     token = request.path_params["token"]
     try:
         check_token(state, token)
-        bot = state.bot(platform, token)  # type: ignore[arg-type]
+        bot = state.bot(platform, token)
         handler = method(request.path_params["method"])
         if handler is None:
             raise ApiError(404, "Not Found")
@@ -152,6 +152,11 @@ async def zalo_media(request: Request) -> Response:
     return Response(data, media_type="image/jpeg")
 
 
+async def not_found(request: Request, exc: Exception) -> Response:
+    """Unknown paths answer like the Bot APIs do, so clients parse a JSON error."""
+    return error_response(ApiError(404, "Not Found"))
+
+
 async def healthz(request: Request) -> Response:
     """Liveness probe."""
     return JSONResponse({"ok": True})
@@ -176,6 +181,7 @@ def create_app(state: SimulatorState | None = None, **options: Any) -> Starlette
             *control.routes(),
         ],
         lifespan=lifespan,
+        exception_handlers={404: not_found},
     )
     app.state.sim = sim
     return app

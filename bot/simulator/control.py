@@ -154,7 +154,7 @@ def _pick_bot(state: SimulatorState, platform: str, token: str | None) -> BotRec
             (telegram if platform == "telegram" else zalo).check_token(state, token)
         except ApiError as exc:
             raise ControlError(400, f"token is malformed or rejected: {exc}") from exc
-        return state.bot(platform, token)  # type: ignore[arg-type]
+        return state.bot(platform, token)
     if not state.bots[platform]:
         raise ControlError(
             409, f"no {platform} bot has called the simulator yet: start the bot or pass a token"
@@ -163,7 +163,7 @@ def _pick_bot(state: SimulatorState, platform: str, token: str | None) -> BotRec
 
 
 def _user(state: SimulatorState, platform: str, user_id: Any) -> UserRecord:
-    user = state.user(platform, user_id)  # type: ignore[arg-type]
+    user = state.user(platform, user_id)
     if user is None:
         raise ControlError(404, f"no {platform} user {user_id!r}: create it with POST users")
     return user
@@ -206,7 +206,7 @@ async def create_user(request: Request, state: SimulatorState) -> dict:
         raise ControlError(400, "name is required")
     try:
         user = state.add_user(
-            platform,  # type: ignore[arg-type]
+            platform,
             body["name"],
             user_id=body.get("user_id"),
             language_code=body.get("language_code"),
@@ -288,7 +288,7 @@ async def sent(request: Request, state: SimulatorState) -> dict:
     wait = min(float(query.get("wait") or 0), 60.0)
 
     def items() -> list[dict]:
-        return state.sent_items(platform, chat_id, after)  # type: ignore[arg-type]
+        return state.sent_items(platform, chat_id, after)
 
     await state.wait_until(lambda: bool(items()), wait)
     return {"items": items(), "last_seq": state.seq}

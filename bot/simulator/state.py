@@ -7,7 +7,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
@@ -21,8 +21,7 @@ from bot.simulator.limits import (
 
 __all__ = ["PLATFORMS", "ApiError", "BotRecord", "SimulatorState", "StoredFile", "UserRecord"]
 
-Platform = Literal["telegram", "zalo"]
-PLATFORMS: tuple[Platform, ...] = ("telegram", "zalo")
+PLATFORMS = ("telegram", "zalo")  # the values of every `platform` argument
 FIRST_TELEGRAM_USER_ID = 6100001
 SECRET_HEADERS = {"telegram": "X-Telegram-Bot-Api-Secret-Token", "zalo": "X-Bot-Api-Secret-Token"}
 
@@ -55,7 +54,7 @@ class ApiError(Exception):
 class UserRecord:
     """A simulated person on one platform (private chat id equals user id)."""
 
-    platform: Platform
+    platform: str
     user_id: int | str
     name: str
     first_name: str
@@ -88,7 +87,7 @@ class StoredFile:
 class BotRecord:
     """One bot token on one platform, created the first time the token is used."""
 
-    platform: Platform
+    platform: str
     token: str
     bot_id: str
     updates: deque[dict[str, Any]] = field(default_factory=deque)
@@ -189,7 +188,7 @@ class SimulatorState:
 
     def add_user(
         self,
-        platform: Platform,
+        platform: str,
         name: str,
         *,
         user_id: int | str | None = None,
@@ -220,11 +219,11 @@ class SimulatorState:
         table[user.key] = user
         return user
 
-    def user(self, platform: Platform, user_id: Any) -> UserRecord | None:
+    def user(self, platform: str, user_id: Any) -> UserRecord | None:
         """Look a person up by id (int or string)."""
         return self.users[platform].get(str(user_id))
 
-    def bot(self, platform: Platform, token: str) -> BotRecord:
+    def bot(self, platform: str, token: str) -> BotRecord:
         """Return the bot for `token`, creating it the first time."""
         table = self.bots[platform]
         if token not in table:
@@ -235,7 +234,7 @@ class SimulatorState:
 
     # ----- sends: limits, stats, log ----------------------------------------
 
-    def set_limits(self, platform: Platform, changes: Mapping[str, Any]) -> RateLimits:
+    def set_limits(self, platform: str, changes: Mapping[str, Any]) -> RateLimits:
         """Change some limits (None disables one) and restart every bucket."""
         self.limits[platform] = coerce_limits(changes, self.limits[platform])
         for bot in self.bots[platform].values():
@@ -268,7 +267,7 @@ class SimulatorState:
         self.notify()
 
     def sent_items(
-        self, platform: Platform, chat_id: Any = None, after: int = 0
+        self, platform: str, chat_id: Any = None, after: int = 0
     ) -> list[dict[str, Any]]:
         """Logged items of one platform (one chat if given) with seq > after."""
         return [

@@ -101,7 +101,8 @@ async def get_updates(state: SimulatorState, bot: BotRecord, params: dict, files
     if bot.webhook_url:
         raise ApiError(400, "Bad Request: webhook is active, getUpdates is not available")
     try:
-        seconds = float(params.get("timeout") or 30)
+        raw = params.get("timeout")
+        seconds = 30.0 if raw in (None, "") else float(raw)
     except (TypeError, ValueError) as exc:
         raise ApiError(400, "Bad Request: timeout must be a number") from exc
     await state.wait_until(lambda: bool(bot.updates) or bool(bot.webhook_url), seconds)
