@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.router import Router
-from bot.handlers import account, admin, general, onboarding
+from bot.handlers import account, admin, general, linking, onboarding
 
 
 def build_router() -> Router:
@@ -12,6 +12,7 @@ def build_router() -> Router:
     general.register(router)
     onboarding.register(router)
     account.register(router)
+    linking.register(router)
     admin.register(router)
     router.fallback = onboarding.fallback
     return router

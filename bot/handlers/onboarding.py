@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from bot.core.errors import UserError
 from bot.core.events import Event, EventKind, Msg, Option, Reply, msg
 from bot.core.router import Context, Replies, Router
+from bot.handlers import linking
 from bot.handlers.common import clean_name, clean_short, role_label
 from bot.services import codes, invites, people
 from storage.models import Consent, Invite, InviteKind, MemberStatus, Role, Unit
@@ -45,7 +46,7 @@ async def begin(event: Event, ctx: Context, text: str) -> Replies:
         window=window,
     )
     if invite.kind == InviteKind.link:
-        raise UserError("invite.link_not_here")
+        return await linking.redeem(event, ctx, invite)
     unit = await people.unit(ctx.session, invite.unit_id)
     if ctx.person is not None:
         return await _apply_to_known(event, ctx, invite)
