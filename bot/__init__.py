@@ -1,1 +1,1 @@
-"""Loa Phường: the ward loudspeaker, a chat bot for a residential party cell and its neighbourhood."""
+"""Loa Phường, the ward loudspeaker: a chat bot for a party cell and its neighbourhood."""

@@ -19,6 +19,7 @@ from telegram.error import InvalidToken as TelegramInvalidToken
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot import logs
 from bot.channels.telegram.adapter import TelegramChannel
 from bot.channels.telegram.adapter import to_event as telegram_event
 from bot.channels.zalo.adapter import ZaloChannel, poll
@@ -45,7 +46,7 @@ def _schema_is_current(conn: Connection) -> bool:
 
 
 async def prepare_database(engine: AsyncEngine, url: str) -> None:
-    """SQLite is migrated on start; PostgreSQL must be upgraded on purpose (`loaphuong db upgrade`)."""
+    """SQLite is migrated on start; PostgreSQL is upgraded on purpose (`loaphuong db upgrade`)."""
     if db.is_sqlite(url):
         await db.upgrade(engine)
         return
@@ -63,6 +64,12 @@ class App:
         if settings.telegram_bot_token is None and settings.zalo_bot_token is None:
             raise ConfigError("TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN: set at least one")
         settings.require_webhook()
+        # Whoever embeds the app (CLI, tests, benchmarks), its secrets never reach a log line.
+        logs.install_redaction(
+            s.get_secret_value()
+            for s in (settings.telegram_bot_token, settings.zalo_bot_token, settings.webhook_secret)
+            if s is not None
+        )
         self.settings = settings
         self.clock = clock or SystemClock()
         self.engine: AsyncEngine | None = None
@@ -183,12 +190,16 @@ class App:
         assert self.engine is not None and self.dispatcher is not None
         web = create_web_app(
             engine=self.engine,
+            sessions=self.dispatcher.sessions,
+            clock=self.clock,
+            link_key=s.link_key,
             webhook_secret=s.webhook_secret.get_secret_value() if s.webhook_secret else None,
             handle=self.dispatcher.handle,
             telegram_sink=self._telegram_webhook_sink if self.telegram else None,
             zalo_enabled=self.zalo is not None,
         )
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only then (else ~40 ms per reply).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((s.http_host, s.http_port))
@@ -201,7 +212,10 @@ class App:
         config = uvicorn.Config(web, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         self._http_task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
+        while not self._server.started:  # uvicorn offers no event to await
+            if self._http_task.done():
+                self._http_task.result()
+                raise ConfigError(f"HTTP_PORT: the server on {s.http_host} did not start")
             await asyncio.sleep(0.01)
 
     async def _start_receiving(self) -> None:

@@ -127,10 +127,8 @@ def run() -> None:
         finally:
             await bot.stop()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         _run(settings, main())
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()
@@ -259,10 +257,9 @@ def qr(
     cell_id: Annotated[int | None, typer.Option("--cell")] = None,
 ) -> None:
     """Make a printable notice-board poster with the residents' code and its QR code."""
-    from bot.printables import PosterLabels, render_resident_poster
+    from bot.services import posters
 
     settings = _settings()
-    lang = settings.default_language
 
     async def work(session: AsyncSession) -> tuple[Unit, str]:
         unit = await _pick_cell(session, settings, cell_id)
@@ -271,17 +268,8 @@ def qr(
 
     unit, code = _run(settings, _with_session(settings, work))
     username = _run(settings, _telegram_username(settings))
-    labels = PosterLabels(
-        heading=t(lang, "poster.heading"),
-        body=t(lang, "poster.body"),
-        code=t(lang, "poster.code"),
-        footer=t(lang, "poster.footer"),
-    )
-    qr_data = f"https://t.me/{username}?start={code}" if username else code
     try:
-        path = render_resident_poster(
-            unit.neighbourhood or unit.name, code, qr_data, labels, out_file
-        )
+        path = posters.render(unit, code, settings.default_language, username, out_file)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     default_language: str = "vi"
     log_level: str = "INFO"
+    file_link_secret: SecretStr | None = None
+    file_link_hours: int = Field(default=72, ge=1, le=24 * 30)
 
     # Limits: Telegram publishes ~30 msg/s per bot and 1 msg/s per chat; Zalo publishes none.
     telegram_rate_per_s: float = Field(default=30.0, gt=0)
@@ -86,6 +89,15 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The cell's time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def link_key(self) -> bytes:
+        """The key that signs file links: FILE_LINK_SECRET, or one derived from a bot token."""
+        if self.file_link_secret is not None:
+            return self.file_link_secret.get_secret_value().encode()
+        token = self.zalo_bot_token or self.telegram_bot_token
+        seed = token.get_secret_value() if token else ""
+        return hashlib.sha256(f"loaphuong-file-links\0{seed}".encode()).digest()
 
     def require_webhook(self) -> None:
         """Fail with the key's name when webhook mode lacks what it needs."""

@@ -1,4 +1,4 @@
-"""`loaphuong demo`: the real bot against the simulator, playing a scene, printed as a transcript."""
+"""`loaphuong demo`: the real bot against the simulator plays a scene, printed as a transcript."""
 
 from __future__ import annotations
 

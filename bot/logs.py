@@ -28,7 +28,11 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Format the message once, redact it, and drop the raw arguments."""
-        record.msg = self.redact(record.getMessage())
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed format string: keep the raw parts
+            message = f"{record.msg} {record.args}"
+        record.msg = self.redact(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -57,7 +61,7 @@ _base_factory = logging.getLogRecordFactory()
 
 
 def install_redaction(secrets: Iterable[str]) -> RedactingFilter:
-    """Redact every log record as it is created, so every handler (and test capture) sees it clean."""
+    """Redact each log record as it is made, so every handler (and test capture) sees it clean."""
     redactor = RedactingFilter(secrets)
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
@@ -66,7 +70,29 @@ def install_redaction(secrets: Iterable[str]) -> RedactingFilter:
         return record
 
     logging.setLogRecordFactory(factory)
+    quiet_libraries()
     return redactor
+
+
+# Libraries whose debug output carries message contents, names or SQL parameters
+# (personal data), or URLs with the token: capped whatever the root level is.
+CHATTY = {
+    "aiosqlite": logging.WARNING,
+    "asyncpg": logging.WARNING,
+    "sqlalchemy": logging.WARNING,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "telegram": logging.INFO,
+    "apscheduler": logging.WARNING,
+    "uvicorn.access": logging.WARNING,
+}
+
+
+def quiet_libraries() -> None:
+    """Raise the level of libraries that would log personal data or tokens at DEBUG."""
+    for name, level in CHATTY.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(max(level, logger.level))
 
 
 def configure(level: str, secrets: Iterable[str], *, json_lines: bool = True) -> RedactingFilter:
@@ -84,7 +110,4 @@ def configure(level: str, secrets: Iterable[str], *, json_lines: bool = True) ->
     )
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # httpx logs every request URL (with the token) at INFO; the filter masks it anyway.
-    for noisy in ("httpx", "httpcore", "apscheduler", "uvicorn.access", "aiosqlite"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return redactor

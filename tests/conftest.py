@@ -54,8 +54,14 @@ def clock() -> FakeClock:
 
 # Fast by default: rate limits have their own tests.
 NO_LIMITS = {"telegram_limits": None, "zalo_limits": None}
-FAST = {"telegram_chat_rate_per_s": 100.0, "telegram_chat_burst": 100, "zalo_chat_rate_per_s": 100.0,
-        "zalo_chat_burst": 100, "zalo_rate_per_s": 200.0, "telegram_rate_per_s": 200.0}
+FAST = {
+    "telegram_chat_rate_per_s": 100.0,
+    "telegram_chat_burst": 100,
+    "zalo_chat_rate_per_s": 100.0,
+    "zalo_chat_burst": 100,
+    "zalo_rate_per_s": 200.0,
+    "telegram_rate_per_s": 200.0,
+}
 
 
 @pytest.fixture

@@ -29,7 +29,9 @@ async def join(user: SimUser, code: str, name: str | None = None) -> str:
     return reply
 
 
-async def secretary(stack: Stack, platform: str = "telegram", name: str = "Phạm Văn Hùng") -> SimUser:
+async def secretary(
+    stack: Stack, platform: str = "telegram", name: str = "Phạm Văn Hùng"
+) -> SimUser:
     """A cell created with `init`, and its secretary joined."""
     cell = await stack.init_cell()
     user = await stack.sim.new_user(platform, name)
@@ -56,7 +58,9 @@ async def member(stack: Stack, secretary_user: SimUser, platform: str, name: str
     return user
 
 
-async def resident(stack: Stack, platform: str, name: str, group: str = "Tổ 3", house: str = "Số 12, ngõ 5") -> SimUser:
+async def resident(
+    stack: Stack, platform: str, name: str, group: str = "Tổ 3", house: str = "Số 12, ngõ 5"
+) -> SimUser:
     """A resident joined with the neighbourhood's code."""
     cell = await stack.init_cell()
     user = await stack.sim.new_user(platform, name)

@@ -18,7 +18,9 @@ async def _rows(stack: Stack, model: type) -> list:
         return list((await session.scalars(select(model))).all())
 
 
-async def test_secretary_joins_with_the_init_code_after_consenting(stack: Stack, platform: str) -> None:
+async def test_secretary_joins_with_the_init_code_after_consenting(
+    stack: Stack, platform: str
+) -> None:
     """The init code, the consent notice, a name: the secretary is in with both roles."""
     await script.secretary(stack, platform, "Phạm Văn Hùng")
 
@@ -47,7 +49,9 @@ async def test_refusing_consent_stores_nothing_but_the_refusal(stack: Stack, pla
     assert [(c.accepted, c.person_id) for c in consents] == [(False, None)]
 
 
-async def test_member_joins_on_one_platform_invited_from_the_other(stack: Stack, platform: str) -> None:
+async def test_member_joins_on_one_platform_invited_from_the_other(
+    stack: Stack, platform: str
+) -> None:
     """The secretary invites on Telegram; the member joins on either app and is announced."""
     secretary = await script.secretary(stack, "telegram")
 
@@ -78,7 +82,9 @@ async def test_codes_are_case_insensitive_and_may_have_spaces(stack: Stack, plat
     assert "đồng ý" in (await user.expect(1))[0]["text"]
 
 
-async def test_used_expired_and_revoked_codes_say_so(stack: Stack, clock: FakeClock, platform: str) -> None:
+async def test_used_expired_and_revoked_codes_say_so(
+    stack: Stack, clock: FakeClock, platform: str
+) -> None:
     """Each kind of dead code gets its own polite message and who to ask."""
     secretary = await script.secretary(stack, "telegram")
     used = await script.invite(secretary, "Hoàng Văn Bình")

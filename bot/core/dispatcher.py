@@ -14,12 +14,22 @@ from bot.config import Settings
 from bot.core import state
 from bot.core.clock import Clock
 from bot.core.errors import UserError
-from bot.core.events import Event, EventKind, Msg, OutMessage, OutOption, Reply, msg
-from bot.core.i18n import t, translate
+from bot.core.events import (
+    Event,
+    EventKind,
+    FileRef,
+    Msg,
+    OutFile,
+    OutMessage,
+    OutOption,
+    Reply,
+    msg,
+)
+from bot.core.i18n import format_when, t, translate
 from bot.core.ports import Channel, DeliveryError, Unreachable
 from bot.core.router import Context, Replies, Router
-from bot.services import people
-from storage.models import Person
+from bot.services import files, people
+from storage.models import Person, StoredFile
 
 log = logging.getLogger("loaphuong.core")
 
@@ -62,6 +72,29 @@ class Dispatcher:
         self.clock = clock
         self.channels: dict[str, Channel] = {}
         self.telegram_username: str | None = None
+        # Where file links point; None when no public address is known (then no links).
+        self.public_url: str | None = settings.public_base_url
+
+    async def _file(self, session: AsyncSession, ref: FileRef, lang: str) -> OutFile | None:
+        """Load a stored file and sign a link to it when the bot has a public address."""
+        stored = await session.get(StoredFile, ref.file_id)
+        if stored is None:
+            return None
+        url, link_text = None, ""
+        if self.public_url:
+            expires = self.clock.now() + timedelta(hours=self.settings.file_link_hours)
+            path = files.signed_path(self.settings.link_key, stored.id, stored.file_name, expires)
+            url = self.public_url.rstrip("/") + path
+            link_text = t(
+                lang,
+                "file.link",
+                name=stored.file_name,
+                url=url,
+                expires=format_when(expires, lang, self.settings.zone),
+            )
+        return OutFile(
+            stored.file_name, stored.mime_type, stored.content, ref.photo, url, link_text
+        )
 
     def attach(self, channel: Channel) -> None:
         """Register a platform's outbound port."""
@@ -249,7 +282,9 @@ class Dispatcher:
                 targets = await self._person_targets(ctx.session, reply.to_person)
             for platform, chat_id, lang in targets:
                 message = render(reply, lang)
-                if reply.edit and reply.to_person is None and event.message_ref:
+                if reply.file is not None:
+                    message = replace(message, file=await self._file(ctx.session, reply.file, lang))
+                if reply.edit and reply.to_person is None and event.message_ref and not reply.file:
                     message = replace(message, edit_ref=event.message_ref)
                 if reply.options:
                     await state.offer(

@@ -89,6 +89,14 @@ class Option:
 
 
 @dataclass(frozen=True, slots=True)
+class FileRef:
+    """A stored file to send with a reply: as a photo, or as a document."""
+
+    file_id: int
+    photo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What the bot says: to the event's chat, or to another person (`to_person`)."""
 
@@ -98,6 +106,7 @@ class Reply:
     edit: bool = False
     columns: int = 1
     compact: bool = False
+    file: FileRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +118,18 @@ class OutOption:
 
 
 @dataclass(frozen=True, slots=True)
+class OutFile:
+    """A file ready for an adapter: bytes to upload, or a signed URL where only links work."""
+
+    file_name: str
+    mime_type: str
+    content: bytes
+    photo: bool
+    url: str | None = None
+    link_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class OutMessage:
     """A translated message ready for an adapter."""
 
@@ -117,6 +138,7 @@ class OutMessage:
     choice_hint: str = ""
     edit_ref: str | None = None
     columns: int = 1
+    file: OutFile | None = None
 
     def numbered(self) -> str:
         """The text with options as numbered lines, for platforms without buttons."""

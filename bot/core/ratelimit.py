@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import Callable
 
-
 SLACK = 1.05
 
 

@@ -1,4 +1,4 @@
-"""The router: commands (Vietnamese names, English aliases), choices and flows, roles checked here."""
+"""The router: commands (Vietnamese, with English aliases), choices, flows; roles checked here."""
 
 from __future__ import annotations
 
@@ -178,8 +178,5 @@ class Router:
     def visible(self, roles: frozenset[Role], joined: bool) -> Iterable[Command]:
         """Commands a person with these roles may use, in registration order."""
         for cmd in self.commands:
-            if not cmd.menu:
-                continue
-            if cmd.access is None or cmd.access & roles:
-                if joined or cmd.access is None:
-                    yield cmd
+            if cmd.menu and (cmd.access is None or (joined and cmd.access & roles)):
+                yield cmd

@@ -75,7 +75,7 @@ async def ask_erase(event: Event, ctx: Context) -> Replies:
 
 
 async def erase(event: Event, ctx: Context) -> Replies:
-    """Delete a resident's data at once; for a party member, unlink the chat and tell the secretary."""
+    """Delete a resident's data at once; a member's chat is unlinked and the secretary told."""
     person = ctx.person
     assert person is not None
     if event.data != "erase:yes":

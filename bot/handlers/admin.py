@@ -6,11 +6,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.core.errors import UserError
-from bot.core.events import Event, EventKind, Msg, Option, Reply, fold, msg
+from bot.core.events import Event, EventKind, FileRef, Msg, Option, Reply, fold, msg
 from bot.core.i18n import format_day
 from bot.core.router import LEADERS, SECRETARY, Context, Replies, Router
 from bot.handlers.common import ROLE_ORDER, clean_name, role_label, status_label
-from bot.services import codes, invites, people
+from bot.services import codes, invites, people, posters
 from storage.models import InviteKind, MemberStatus, Person, Role
 
 INVITE_FLOW = "invite"
@@ -283,4 +283,7 @@ async def resident_code(event: Event, ctx: Context) -> Replies:
             msg("invite.telegram_link", link=telegram_link(ctx.telegram_username, invite_.code))
         )
     parts.append(msg("resident_code.poster"))
-    return Reply(tuple(parts))
+    poster = await posters.stored_poster(
+        ctx.session, ctx.now(), unit, invite_.code, ctx.lang, ctx.telegram_username
+    )
+    return Reply(tuple(parts), file=FileRef(poster.id, photo=True))

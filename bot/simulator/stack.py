@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,9 +16,10 @@ from bot.services import setup
 from bot.simulator.client import SimulatorClient
 from bot.simulator.server import RunningSimulator, run_simulator
 
-TELEGRAM_TOKEN = "7100000001:SIMULATED-telegram-token-0001"
-ZALO_TOKEN = "1459232241454765289:simulated-zalo-token-0001"
-WEBHOOK_SECRET = "simulated-webhook-secret-0001"
+# Made-up credentials the simulator accepts; never valid on the real platforms.
+TELEGRAM_TOKEN = "7100000001:SIMULATED-telegram-token-0001"  # noqa: S105
+ZALO_TOKEN = "1459232241454765289:simulated-zalo-token-0001"  # noqa: S105
+WEBHOOK_SECRET = "simulated-webhook-secret-0001"  # noqa: S105
 
 
 @dataclass
@@ -65,6 +67,13 @@ def stack_settings(simulator: RunningSimulator, database_url: str, **overrides: 
     return Settings(**values)
 
 
+def _free_port() -> int:
+    """A free local port, so file links can name the bot's address before it starts."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @asynccontextmanager
 async def running_stack(
     database_url: str,
@@ -75,6 +84,8 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     """Start the simulator, then the real bot against it; stop both on exit."""
     async with run_simulator(**(limits or {})) as simulator:
+        port = _free_port()
+        overrides = {"http_port": port, "public_base_url": f"http://127.0.0.1:{port}", **overrides}
         settings = stack_settings(simulator, database_url, **overrides)
         app = App(settings, clock=clock or FakeClock())
         await app.start()

@@ -11,6 +11,7 @@ from telegram import (
     BotCommandScopeDefault,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Update,
     User,
 )
@@ -25,6 +26,7 @@ from bot.core.text import split_text
 log = logging.getLogger("loaphuong.telegram")
 
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
 RETRIES = 3
 
 
@@ -117,6 +119,10 @@ class TelegramChannel:
     async def send(self, chat_id: str, message: OutMessage) -> str | None:
         """Send or edit; long text is split, the buttons ride on the last part."""
         markup = _keyboard(message)
+        if message.file is not None:
+            sent_file = await self._send_file(chat_id, message, markup)
+            if len(message.text) <= CAPTION_LIMIT:
+                return sent_file
         if message.edit_ref is not None and len(message.text) <= TEXT_LIMIT:
             edited = await self._call(
                 chat_id,
@@ -142,6 +148,28 @@ class TelegramChannel:
             )
             sent_id = str(sent.message_id) if sent is not None else sent_id
         return sent_id
+
+    async def _send_file(
+        self, chat_id: str, message: OutMessage, markup: InlineKeyboardMarkup | None
+    ) -> str | None:
+        """Upload the file; a short text rides along as its caption, a long one follows it."""
+        assert message.file is not None
+        file = message.file
+        fits = len(message.text) <= CAPTION_LIMIT
+        caption = message.text if fits else None
+        upload = InputFile(file.content, filename=file.file_name)
+        send = self._bot.send_photo if file.photo else self._bot.send_document
+        key = "photo" if file.photo else "document"
+        sent = await self._call(
+            chat_id,
+            lambda: send(
+                chat_id=int(chat_id),
+                caption=caption,
+                reply_markup=markup if fits else None,
+                **{key: upload},
+            ),
+        )
+        return str(sent.message_id) if sent is not None else None
 
     async def _call(self, chat_id: str, make, *, editing: bool = False):  # type: ignore[no-untyped-def]
         """One API call with pacing, `retry_after` honoured, and errors made neutral."""

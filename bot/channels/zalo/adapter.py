@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bot.channels.zalo.client import ZaloBotClient
 from bot.channels.zalo.errors import (
@@ -68,19 +70,40 @@ class ZaloChannel:
         self.limiter = limiter
 
     async def send(self, chat_id: str, message: OutMessage) -> str | None:
-        """Send the text (with numbered options) in parts of at most 2,000 characters."""
+        """Send the text (with numbered options) in parts of at most 2,000 characters.
+
+        Zalo takes photos only by URL and no documents at all: a photo goes by its
+        signed link, a document becomes a line with its link under the text.
+        """
+        text = message.numbered()
+        file = message.file
+        if file is not None and file.url is not None:
+            if file.photo:
+                await self.limiter.wait(chat_id)
+                await self._guard(lambda: self.client.send_photo(chat_id, file.url or ""))
+            else:
+                text = f"{text}\n\n{file.link_text}"
+        elif file is not None:
+            log.info("zalo: no PUBLIC_BASE_URL, so a file was not linked")
         sent_id = None
-        for part in split_text(message.numbered(), TEXT_LIMIT):
+        for part in split_text(text, TEXT_LIMIT):
             sent = await self._call(chat_id, part)
             sent_id = sent or sent_id
         return sent_id
 
     async def _call(self, chat_id: str, text: str) -> str | None:
-        for attempt in range(1, RETRIES + 1):
+        async def send() -> str | None:
             await self.limiter.wait(chat_id)
+            parts = await self.client.send_message(chat_id, text)
+            return parts[-1].message_id if parts else None
+
+        return await self._guard(send)
+
+    async def _guard(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Run one API call with retries; turn Zalo's errors into the core's."""
+        for attempt in range(1, RETRIES + 1):
             try:
-                parts = await self.client.send_message(chat_id, text)
-                return parts[-1].message_id if parts else None
+                return await call()
             except QuotaExceeded as exc:
                 delay = exc.retry_after or QUOTA_PAUSE * attempt
                 log.warning("zalo quota exceeded; waiting %.1f s", delay)
@@ -131,7 +154,5 @@ async def poll(
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
