@@ -76,9 +76,9 @@ class Probe:
     Replies are matched first-in first-out per chat: both bots answer one chat in order.
     """
 
-    def __init__(self, sim: RunningSimulator, platform: str, n: int, window: int) -> None:
+    def __init__(self, sim: RunningSimulator, platform: str, n: int) -> None:
         self.result, self.done = Result(), asyncio.Event()
-        self.window = asyncio.Semaphore(window) if window else None
+        self.replied: asyncio.StreamWriter | None = None  # the injector's stdin: one line a reply
         queued: dict[str, deque[float]] = defaultdict(deque)
         state = sim.state
         push, record = state.push_update, state.record_sent
@@ -100,8 +100,8 @@ class Probe:
             r.latencies.append(r.last - waiting.popleft())
             if len(r.replies) < 5:
                 r.replies.add(str(fields.get("text"))[:60])
-            if self.window is not None:
-                self.window.release()
+            if self.replied is not None:
+                self.replied.write(b"\n")
             if len(r.latencies) >= n:
                 self.done.set()
 
@@ -109,31 +109,71 @@ class Probe:
 
 
 async def measure(sim: RunningSimulator, platform: str, n: int, users: int, window: int) -> Result:
-    """Create people, inject n messages round-robin, wait for n replies (or the timeout)."""
-    probe = Probe(sim, platform, n, window)
-    token = TOKENS[platform]
+    """Create people, inject n messages round-robin, wait for n replies (or the timeout).
+
+    The injectors run in a child process (see `inject`), so that their HTTP client does not
+    take CPU from the bot under test; the simulator still answers them in this process.
+    """
+    probe = Probe(sim, platform, n)
     async with SimulatorClient(sim.base_url) as client:
         ids = [
             (await client.create_user(platform, f"Người Thử {i}"))["user_id"] for i in range(users)
         ]
-        numbers = iter(range(n))  # shared: each injector takes the next message
+    spec = {"url": sim.base_url, "platform": platform, "ids": ids, "n": n, "window": window}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--inject", json.dumps(spec), stdin=asyncio.subprocess.PIPE
+    )
+    probe.replied = child.stdin
+    waits = [asyncio.create_task(probe.done.wait()), asyncio.create_task(child.wait())]
+    try:  # until every reply came, the injector failed, or the time is up
+        await asyncio.wait(waits, timeout=RUN_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        probe.replied = None
+        for task in waits:
+            task.cancel()
+        if child.returncode is None:
+            child.kill()
+        await child.wait()
+    probe.result.timed_out = not probe.done.is_set()
+    return probe.result
+
+
+async def inject(spec: dict[str, Any]) -> None:
+    """The child process: INJECTORS tasks post the n messages through the control API.
+
+    With a window, a message goes only while fewer than `window` await a reply; the parent
+    writes one line to our stdin per reply.
+    """
+    platform, ids, n, window = spec["platform"], spec["ids"], spec["n"], spec["window"]
+    free = asyncio.Semaphore(window) if window else None
+    replies = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(replies), sys.stdin)
+
+    async def count_replies() -> None:
+        while await replies.readline():
+            if free is not None:
+                free.release()
+
+    numbers = iter(range(n))  # shared: each injector takes the next message
+    async with SimulatorClient(spec["url"]) as client:
 
         async def injector() -> None:
             for i in numbers:
-                if probe.window is not None:
-                    await probe.window.acquire()
-                await client.send_message(platform, ids[i % users], token=token, text=TEXT)
+                if free is not None:
+                    await free.acquire()
+                for attempt in range(3):  # a kept-alive connection may close under us
+                    try:
+                        await client.send_message(
+                            platform, ids[i % len(ids)], token=TOKENS[platform], text=TEXT
+                        )
+                        break
+                    except httpx.TransportError:
+                        if attempt == 2:
+                            raise
 
-        injecting = asyncio.gather(*(injector() for _ in range(INJECTORS)))
-        try:
-            await asyncio.wait_for(probe.done.wait(), RUN_TIMEOUT)
-        except TimeoutError:
-            probe.result.timed_out = True
-        finally:
-            injecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await injecting
-    return probe.result
+        # Then read replies until the parent, having them all, ends us.
+        await asyncio.gather(count_replies(), *(injector() for _ in range(INJECTORS)))
 
 
 @contextlib.asynccontextmanager
@@ -240,6 +280,9 @@ async def run(platform: str, database: str, args: argparse.Namespace) -> bool:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--inject"]:
+        asyncio.run(inject(json.loads(sys.argv[2])))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5000, help="messages per run")
     parser.add_argument("--platform", choices=["telegram", "zalo", "both"], default="telegram")
