@@ -32,7 +32,9 @@ from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import t
 from bot.core.ratelimit import RateLimiter
 from bot.handlers import build_router
+from bot.delivery import DeliveryWorker
 from bot.jobs.housekeeping import housekeeping
+from bot.jobs.reminders import remind_unacknowledged
 from bot.web.server import create_web_app
 from storage import db
 
@@ -82,6 +84,7 @@ class App:
         self._tasks: list[asyncio.Task[Any]] = []
         self._stop = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
+        self.worker: DeliveryWorker | None = None
 
     async def start(self) -> None:
         """Open storage, connect the platforms, serve HTTP, start jobs. Order matters."""
@@ -100,7 +103,13 @@ class App:
         await self._start_http()
         # 4. Receiving: register webhooks or start polling, now that handlers are ready.
         await self._start_receiving()
-        # 5. Jobs last: they may send through the channels above.
+        # 5. The outbox worker and the jobs last: they send through the channels above.
+        self.worker = DeliveryWorker(
+            self.dispatcher,
+            rates={"telegram": s.telegram_rate_per_s, "zalo": s.zalo_rate_per_s},
+        )
+        self.dispatcher.on_outbox = self.worker.kick
+        self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         self._scheduler = AsyncIOScheduler(timezone=s.zone)
         self._scheduler.add_job(
             housekeeping,
@@ -108,6 +117,16 @@ class App:
             hours=1,
             args=[sessions, self.clock, s],
             id="housekeeping",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=3600,
+        )
+        self._scheduler.add_job(
+            remind_unacknowledged,
+            "interval",
+            minutes=15,
+            args=[sessions, self.clock, s, self.worker.kick],
+            id="directive-reminders",
             replace_existing=True,
             coalesce=True,
             misfire_grace_time=3600,

@@ -17,10 +17,12 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import false
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -119,6 +121,9 @@ class Person(Base):
     residential_group: Mapped[str | None] = mapped_column(String(40))
     house_number: Mapped[str | None] = mapped_column(String(60))
     phone: Mapped[str | None] = mapped_column(String(20))
+    announcements_muted: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -274,3 +279,81 @@ class StoredFile(Base):
     size: Mapped[int] = mapped_column(Integer)
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BroadcastKind(StrEnum):
+    """A directive to members (acknowledged) or an announcement (residents may mute)."""
+
+    directive = "directive"
+    announcement = "announcement"
+
+
+class BroadcastStatus(StrEnum):
+    """Where a broadcast is in its life."""
+
+    scheduled = "scheduled"
+    sending = "sending"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class Broadcast(Base):
+    """A directive or announcement sent to an audience of a cell."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str] = mapped_column(String(60))
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id"))
+    file_is_photo: Mapped[bool] = mapped_column(Boolean, default=False)
+    needs_ack: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    # The sender's progress message, edited in place where the platform allows.
+    progress_platform: Mapped[str | None] = mapped_column(String(16))
+    progress_chat_id: Mapped[str | None] = mapped_column(String(64))
+    progress_ref: Mapped[str | None] = mapped_column(String(64))
+    progress_step: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeliveryStatus(StrEnum):
+    """An outbox row's state; `pending` rows are claimed by a worker."""
+
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    unreachable = "unreachable"
+    cancelled = "cancelled"
+
+
+class Delivery(Base):
+    """One message to one person on one platform, written before anything is sent."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "due_at"),
+        Index("ix_deliveries_source", "source", "source_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(24))
+    source_id: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(String(200))

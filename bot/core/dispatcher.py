@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -72,6 +73,9 @@ class Dispatcher:
         self.clock = clock
         self.channels: dict[str, Channel] = {}
         self.telegram_username: str | None = None
+        # Called after a commit that wrote outbox rows, so the worker looks at once.
+        self.on_outbox: Callable[[], None] | None = None
+        self._wrote_outbox = False
         # Where file links point; None when no public address is known (then no links).
         self.public_url: str | None = settings.public_base_url
 
@@ -93,7 +97,7 @@ class Dispatcher:
                 expires=format_when(expires, lang, self.settings.zone),
             )
         return OutFile(
-            stored.file_name, stored.mime_type, stored.content, ref.photo, url, link_text
+            stored.file_name, stored.mime_type, stored.content, ref.photo, url, link_text, stored.id
         )
 
     def attach(self, channel: Channel) -> None:
@@ -147,6 +151,9 @@ class Dispatcher:
             ]
         if event.kind is EventKind.choice and event.callback_ref:
             await self._acknowledge(event)
+        if self._wrote_outbox and self.on_outbox is not None:
+            self._wrote_outbox = False
+            self.on_outbox()
         for out in outgoing or ():
             await self.deliver(out)
         for menu in menus:
@@ -160,18 +167,19 @@ class Dispatcher:
             except DeliveryError as exc:
                 log.info("could not acknowledge a button press: %s", type(exc).__name__)
 
-    async def deliver(self, out: Outgoing) -> None:
+    async def deliver(self, out: Outgoing) -> str | None:
         """Send one rendered message; a failure is logged, never raised into the update."""
         channel = self.channels.get(out.platform)
         if channel is None:
             log.error("no channel for platform %s", out.platform)
-            return
+            return None
         try:
-            await channel.send(out.chat_id, out.message)
+            return await channel.send(out.chat_id, out.message)
         except Unreachable:
             log.info("recipient unreachable on %s", out.platform)
         except DeliveryError as exc:
             log.warning("delivery failed on %s: %s", out.platform, exc)
+        return None
 
     async def _set_menu(self, menu: MenuUpdate) -> None:
         channel = self.channels.get(menu.platform)
@@ -197,6 +205,7 @@ class Dispatcher:
             replies = Reply(Msg(err.key, err.params))
         outgoing = await self._render(ctx, event, _as_list(replies))
         menus = [m for pid in ctx.menus_to_refresh for m in await self.menus_for(session, pid)]
+        self._wrote_outbox = self._wrote_outbox or ctx.wrote_outbox
         return outgoing, menus
 
     async def _context(self, session: AsyncSession, event: Event) -> Context:
@@ -218,6 +227,7 @@ class Dispatcher:
             lang=lang,
             conversation=await state.conversation(session, event.platform, event.chat_id),
             telegram_username=self.telegram_username,
+            download=channel.download if (channel := self.channels.get(event.platform)) else None,
         )
 
     def _guess_language(self, event: Event) -> str:
@@ -281,26 +291,42 @@ class Dispatcher:
             else:
                 targets = await self._person_targets(ctx.session, reply.to_person)
             for platform, chat_id, lang in targets:
-                message = render(reply, lang)
-                if reply.file is not None:
-                    message = replace(message, file=await self._file(ctx.session, reply.file, lang))
+                edit_ref = None
                 if reply.edit and reply.to_person is None and event.message_ref and not reply.file:
-                    message = replace(message, edit_ref=event.message_ref)
-                if reply.options:
-                    await state.offer(
-                        ctx.session,
-                        ctx.now(),
-                        platform,
-                        chat_id,
-                        message.options,
-                        [o.keywords for o in reply.options],
-                    )
-                    offered_here = offered_here or reply.to_person is None
+                    edit_ref = event.message_ref
+                message = await self.prepare(ctx.session, platform, chat_id, lang, reply, edit_ref)
+                offered_here = offered_here or bool(reply.options and reply.to_person is None)
                 out.append(Outgoing(platform, chat_id, message))
         if not offered_here and any(r.to_person is None for r in replies):
             # A new question without options supersedes older typed choices in this chat.
             await state.withdraw(ctx.session, event.platform, event.chat_id)
         return out
+
+    async def prepare(
+        self,
+        session: AsyncSession,
+        platform: str,
+        chat_id: str,
+        lang: str,
+        reply: Reply,
+        edit_ref: str | None = None,
+    ) -> OutMessage:
+        """Translate a reply for one chat, attach its file, and remember its options."""
+        message = render(reply, lang)
+        if reply.file is not None:
+            message = replace(message, file=await self._file(session, reply.file, lang))
+        if edit_ref is not None:
+            message = replace(message, edit_ref=edit_ref)
+        if reply.options:
+            await state.offer(
+                session,
+                self.clock.now(),
+                platform,
+                chat_id,
+                message.options,
+                [o.keywords for o in reply.options],
+            )
+        return message
 
     async def _person_targets(
         self, session: AsyncSession, person_id: int

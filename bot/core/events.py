@@ -127,6 +127,7 @@ class OutFile:
     photo: bool
     url: str | None = None
     link_text: str = ""
+    cache_key: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

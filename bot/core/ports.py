@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.core.events import Event, OutMessage
+from bot.core.events import Attachment, Event, OutMessage
 
 
 class DeliveryError(Exception):
@@ -38,6 +38,10 @@ class Channel(Protocol):
 
     async def acknowledge(self, event: Event) -> None:
         """Tell the platform a button press was received (no-op where there are no buttons)."""
+        ...
+
+    async def download(self, attachment: Attachment, limit: int) -> tuple[bytes, str, str]:
+        """Fetch a file a person sent: (bytes, file name, MIME type); ValueError past `limit`."""
         ...
 
     async def set_menu(

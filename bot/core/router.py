@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.core import state
 from bot.core.clock import Clock
-from bot.core.events import Event, Reply
+from bot.core.events import Attachment, Event, Reply
 from bot.services import audit
 from storage.models import Conversation, Person, Role
 
@@ -61,6 +61,9 @@ class Context:
     conversation: Conversation | None
     telegram_username: str | None = None
     menus_to_refresh: set[int] = field(default_factory=set)
+    wrote_outbox: bool = False
+    # Fetches a file the person sent, through their platform's channel.
+    download: Callable[[Attachment, int], Awaitable[tuple[bytes, str, str]]] | None = None
 
     def now(self) -> datetime:
         """Current time from the injected clock."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.router import Router
-from bot.handlers import account, admin, general, linking, onboarding
+from bot.handlers import account, admin, broadcasts, general, linking, onboarding
 
 
 def build_router() -> Router:
@@ -14,5 +14,6 @@ def build_router() -> Router:
     account.register(router)
     linking.register(router)
     admin.register(router)
+    broadcasts.register(router)
     router.fallback = onboarding.fallback
     return router

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
 
 from telegram import (
     BotCommand,
@@ -111,6 +112,7 @@ class TelegramChannel:
     def __init__(self, application: Application, limiter: RateLimiter) -> None:  # type: ignore[type-arg]
         self.application = application
         self.limiter = limiter
+        self._uploaded: dict[int, str] = {}
 
     @property
     def _bot(self):  # type: ignore[no-untyped-def]
@@ -157,7 +159,9 @@ class TelegramChannel:
         file = message.file
         fits = len(message.text) <= CAPTION_LIMIT
         caption = message.text if fits else None
-        upload = InputFile(file.content, filename=file.file_name)
+        # Upload once, then reuse Telegram's file id: a broadcast sends the same PDF to all.
+        known = self._uploaded.get(file.cache_key) if file.cache_key is not None else None
+        upload = known or InputFile(file.content, filename=file.file_name)
         send = self._bot.send_photo if file.photo else self._bot.send_document
         key = "photo" if file.photo else "document"
         sent = await self._call(
@@ -169,7 +173,13 @@ class TelegramChannel:
                 **{key: upload},
             ),
         )
-        return str(sent.message_id) if sent is not None else None
+        if sent is None:
+            return None
+        if file.cache_key is not None and known is None:
+            media = sent.photo[-1] if file.photo and sent.photo else sent.document
+            if media is not None:
+                self._uploaded[file.cache_key] = media.file_id
+        return str(sent.message_id)
 
     async def _call(self, chat_id: str, make, *, editing: bool = False):  # type: ignore[no-untyped-def]
         """One API call with pacing, `retry_after` honoured, and errors made neutral."""
@@ -203,6 +213,22 @@ class TelegramChannel:
             except TelegramError as exc:
                 raise DeliveryError(f"telegram: {type(exc).__name__}") from None
         return None
+
+    async def download(self, attachment: Attachment, limit: int) -> tuple[bytes, str, str]:
+        """A file or photo a user sent: (bytes, file name, MIME type); ValueError past `limit`."""
+        try:
+            file = await self._bot.get_file(attachment.ref)
+            if file.file_size and file.file_size > limit:
+                raise ValueError("file too large")
+            content = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            raise TransientError(f"telegram: {type(exc).__name__}") from None
+        if len(content) > limit:
+            raise ValueError("file too large")
+        path_name = (file.file_path or "").rsplit("/", 1)[-1]
+        name = attachment.file_name or path_name or "tep"
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return content, name, mime
 
     async def acknowledge(self, event: Event) -> None:
         """Stop the button's spinner."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import mimetypes
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -119,6 +120,17 @@ class ZaloChannel:
                     raise Unreachable("zalo: forbidden") from None
                 raise DeliveryError(f"zalo: {exc}") from None
         return None
+
+    async def download(self, attachment: Attachment, limit: int) -> tuple[bytes, str, str]:
+        """A photo sent by a user: (bytes, file name, MIME type)."""
+        if not attachment.url:
+            raise DeliveryError("zalo: nothing to download")
+        try:
+            content, mime = await self.client.download(attachment.url, limit)
+        except ZaloError as exc:
+            raise TransientError(f"zalo: {type(exc).__name__}") from None
+        extension = mimetypes.guess_extension(mime) or ".jpg"
+        return content, f"anh{extension}", mime
 
     async def acknowledge(self, event: Event) -> None:
         """Zalo has no buttons to acknowledge."""

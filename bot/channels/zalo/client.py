@@ -186,6 +186,26 @@ class ZaloBotClient:
         await self._request("sendChatAction", {"chat_id": chat_id, "action": action})
         return True
 
+    async def download(self, url: str, limit: int) -> tuple[bytes, str]:
+        """Fetch a photo a user sent (Zalo gives a URL); ValueError past `limit` bytes."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with self._http.stream("GET", url, timeout=self._timeout) as response:
+                if response.status_code >= 400:
+                    raise NotFound("photo not available", method="download")
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise ValueError("file too large")
+                    chunks.append(chunk)
+                mime = response.headers.get("content-type", "image/jpeg").split(";")[0]
+        except httpx.TimeoutException as exc:
+            raise ZaloTimeout(type(exc).__name__, method="download") from None
+        except httpx.RequestError as exc:
+            raise NetworkError(type(exc).__name__, method="download") from None
+        return b"".join(chunks), mime
+
     async def _request(
         self,
         method: str,
