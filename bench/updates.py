@@ -294,6 +294,7 @@ def main() -> int:
     )  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    logging.disable(logging.INFO)  # the bot raises some library loggers to INFO itself
     platforms = ["telegram", "zalo"] if args.platform == "both" else [args.platform]
     databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     for platform in platforms:

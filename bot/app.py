@@ -31,8 +31,8 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.dispatcher import Dispatcher
 from bot.core.i18n import t
 from bot.core.ratelimit import RateLimiter
-from bot.handlers import build_router
 from bot.delivery import DeliveryWorker
+from bot.handlers import build_router
 from bot.jobs.housekeeping import housekeeping
 from bot.jobs.reminders import remind_unacknowledged
 from bot.web.server import create_web_app

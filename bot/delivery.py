@@ -1,4 +1,4 @@
-"""The delivery worker: claims due outbox rows, sends them at each platform's pace, records outcomes."""
+"""The delivery worker: claims due outbox rows, sends them at each platform's pace, records them."""
 
 from __future__ import annotations
 

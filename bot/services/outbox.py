@@ -114,7 +114,7 @@ async def release_mine(session: AsyncSession, ids: Sequence[int]) -> None:
 def backoff(attempts: int) -> timedelta:
     """Exponential backoff with jitter: about 5 s, 10 s, 20 s… capped at 10 minutes."""
     base = min(5.0 * 2 ** (attempts - 1), 600.0)
-    return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 (jitter, not secrecy)
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import mimetypes
 import logging
+import mimetypes
 from collections.abc import Awaitable, Callable
 from typing import Any
 
