@@ -27,6 +27,8 @@ from storage.models import Unit
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Loa Phường chat bot.")
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 members_app = typer.Typer(no_args_is_help=True, help="Party members.")
+report_app = typer.Typer(no_args_is_help=True, help="Spreadsheet reports.")
+app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
 app.add_typer(members_app, name="members")
 out = Console()
@@ -311,6 +313,136 @@ def members_import(
     out.print(_say(settings, "cli.import_done", count=count))
     if skipped:
         out.print(_say(settings, "cli.import_skipped", names=", ".join(skipped)))
+
+
+@app.command()
+def broadcast(
+    audience: Annotated[
+        str,
+        typer.Option(
+            help="members, committee, members_follower, residents, everyone, or group:<tổ>"
+        ),
+    ],
+    title: Annotated[str, typer.Option(help='e.g. "Chỉ thị số 50-CT/TW ngày 23/7/2025"')],
+    text_file: Annotated[Path, typer.Option("--text-file", help="UTF-8 text of the directive")],
+    attach: Annotated[
+        Path | None, typer.Option(help="a PDF, DOCX or photo to send with it")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help='local time, e.g. "2026-12-01 08:00"; default now')
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="directive or announcement (default by audience)")
+    ] = None,
+    cell_id: Annotated[int | None, typer.Option("--cell")] = None,
+) -> None:
+    """Queue a directive or announcement; the running bot delivers it and reports to the secretary."""
+    import mimetypes
+    from datetime import datetime
+
+    from bot.core.errors import UserError
+    from bot.services import broadcasts, files, people
+    from storage.models import BroadcastKind, Role
+
+    settings = _settings()
+    lang = settings.default_language
+    try:
+        body = text_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        err.print(f"[red]--text-file: {exc}[/red]")
+        raise typer.Exit(2) from None
+    attachment = None
+    if attach is not None:
+        try:
+            attachment = attach.read_bytes()
+        except OSError as exc:
+            err.print(f"[red]--attach: {exc}[/red]")
+            raise typer.Exit(2) from None
+    when = None
+    if at:
+        try:
+            when = datetime.strptime(at, "%Y-%m-%d %H:%M").replace(tzinfo=settings.zone)
+        except ValueError:
+            err.print(f"[red]{_say(settings, 'cli.bad_time')}[/red]")
+            raise typer.Exit(2) from None
+    chosen = (
+        BroadcastKind(kind)
+        if kind
+        else (
+            BroadcastKind.directive
+            if audience in broadcasts.DIRECTIVE_AUDIENCES
+            else BroadcastKind.announcement
+        )
+    )
+
+    async def work(session: AsyncSession) -> tuple[int, int]:
+        now = SystemClock().now()
+        unit = await _pick_cell(session, settings, cell_id)
+        secretaries = await people.holders(session, unit.id, Role.secretary)
+        if not secretaries:
+            raise ConfigError(_say(settings, "cli.no_secretary"))
+        file_id, photo = None, False
+        if attach is not None and attachment is not None:
+            mime = mimetypes.guess_type(attach.name)[0] or "application/octet-stream"
+            if len(attachment) > settings.max_attachment_mb * 1024 * 1024:
+                raise UserError("broadcast.file_too_big", limit=int(settings.max_attachment_mb))
+            stored = await files.store(
+                session, now, file_name=attach.name, mime_type=mime, content=attachment
+            )
+            file_id, photo = stored.id, mime.startswith("image/")
+        item, count = await broadcasts.create(
+            session,
+            now,
+            unit_id=unit.id,
+            kind=chosen,
+            title=title,
+            body=body,
+            audience=audience,
+            send_at=when or now,
+            created_by=secretaries[0].id,
+            file_id=file_id,
+            file_is_photo=photo,
+        )
+        return item.id, count
+
+    try:
+        number, count = _run(settings, _with_session(settings, work))
+    except UserError as exc:
+        err.print(f"[red]{t(lang, exc.key, **exc.params)}[/red]")
+        raise typer.Exit(2) from None
+    suffix = _say(settings, "cli.broadcast_at", when=at) if at else ""
+    out.print(_say(settings, "cli.broadcast_done", number=number, count=count, when=suffix))
+
+
+@report_app.command("directive")
+def report_directive(
+    number: Annotated[int, typer.Argument(help="the broadcast's number")],
+    out_file: Annotated[Path, typer.Option("--out", help="FILE.xlsx")],
+    cell_id: Annotated[int | None, typer.Option("--cell")] = None,
+) -> None:
+    """Who received and acknowledged a directive, as a spreadsheet."""
+    from bot.core.errors import UserError
+    from bot.reports import directive_report
+
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> Path:
+        unit = await _pick_cell(session, settings, cell_id)
+        return await directive_report(
+            session, unit.id, number, settings.default_language, settings.zone, out_file
+        )
+
+    try:
+        path = _run(settings, _with_session(settings, work))
+    except (UserError, ValueError) as exc:
+        text = (
+            t(settings.default_language, exc.key, **exc.params)
+            if isinstance(exc, UserError)
+            else str(exc)
+        )
+        err.print(f"[red]{text}[/red]")
+        raise typer.Exit(2) from None
+    out.print(_say(settings, "cli.report_written", path=str(path)))
 
 
 @db_app.command("upgrade")
