@@ -336,7 +336,7 @@ def broadcast(
     ] = None,
     cell_id: Annotated[int | None, typer.Option("--cell")] = None,
 ) -> None:
-    """Queue a directive or announcement; the running bot delivers it and reports to the secretary."""
+    """Queue a directive or announcement; the running bot sends it and reports to the secretary."""
     import mimetypes
     from datetime import datetime
 

@@ -57,7 +57,7 @@ async def _queue(
 
 
 async def test_a_pdf_is_uploaded_on_telegram_and_linked_on_zalo(stack: Stack) -> None:
-    """The secretary sends a PDF while composing; Telegram members get the file, Zalo members a link."""
+    """A PDF sent while composing: Telegram members get the file, Zalo members a link."""
     secretary = await script.secretary(stack, "telegram")
     lan = await script.member(stack, secretary, "zalo", "Nguyễn Thị Lan")
     minh = await script.member(stack, secretary, "telegram", "Trần Văn Minh")
@@ -140,7 +140,7 @@ async def test_reminders_go_to_those_who_have_not_acknowledged_at_most_twice(
 async def test_the_command_line_queues_a_broadcast_and_exports_the_report(
     stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`loaphuong broadcast` writes the rows the running bot sends; `report directive` writes xlsx."""
+    """`loaphuong broadcast` queues rows the running bot sends; `report directive` writes xlsx."""
     secretary = await script.secretary(stack, "telegram")
     lan = await script.member(stack, secretary, "zalo", "Nguyễn Thị Lan")
     text = tmp_path / "chithi.txt"
