@@ -13,16 +13,26 @@ from babel.messages.pofile import read_po
 
 LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 LANGUAGES = ("vi", "en")
-DOMAIN = "messages"
 
 
 @cache
 def catalog(lang: str) -> dict[str, str]:
-    """All messages of one language, key → text (read once)."""
-    path = LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-    with path.open("rb") as fh:
-        po = read_po(fh, locale=lang)
-    return {str(m.id): str(m.string) for m in po if m.id and m.string}
+    """All messages of one language, key → text (read once).
+
+    Each capability may keep its own catalog file beside messages.po
+    (meetings.po, feedback.po…); a key defined twice is a bug.
+    """
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / lang / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as fh:
+            po = read_po(fh, locale=lang)
+        for message in po:
+            if message.id and message.string:
+                key = str(message.id)
+                if key in merged:
+                    raise ValueError(f"{path.name}: key {key!r} is defined twice")
+                merged[key] = str(message.string)
+    return merged
 
 
 def t(lang: str, key: str, **params: Any) -> str:
