@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from datetime import datetime
 from typing import Any
 
 import uvicorn
@@ -33,8 +34,13 @@ from bot.core.i18n import t
 from bot.core.ratelimit import RateLimiter
 from bot.delivery import DeliveryWorker
 from bot.handlers import build_router
+from bot.jobs.feedback import schedule as schedule_feedback
 from bot.jobs.housekeeping import housekeeping
+from bot.jobs.meetings import generate_occurrences, meeting_tick
 from bot.jobs.reminders import remind_unacknowledged
+from bot.services.meeting_checks import CHECKLIST, THEMATIC, CheckRenderer
+from bot.services.meetings import CANCEL, CHANGE, NOTICE, NUDGE
+from bot.services.notices import NoticeRenderer
 from bot.web.server import create_web_app
 from storage import db
 
@@ -104,9 +110,16 @@ class App:
         # 4. Receiving: register webhooks or start polling, now that handlers are ready.
         await self._start_receiving()
         # 5. The outbox worker and the jobs last: they send through the channels above.
+        meeting_renderer = NoticeRenderer(s.zone, self.clock.now)
+        check_renderer = CheckRenderer(s.zone, self.clock.now)
         self.worker = DeliveryWorker(
             self.dispatcher,
             rates={"telegram": s.telegram_rate_per_s, "zalo": s.zalo_rate_per_s},
+            extra_renderers={
+                **dict.fromkeys((NOTICE, CHANGE, CANCEL, NUDGE), meeting_renderer),
+                CHECKLIST: check_renderer,
+                THEMATIC: check_renderer,
+            },
         )
         self.dispatcher.on_outbox = self.worker.kick
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
@@ -130,6 +143,31 @@ class App:
             replace_existing=True,
             coalesce=True,
             misfire_grace_time=3600,
+        )
+        schedule_feedback(self._scheduler, sessions, self.clock, s, self.worker.kick)
+        # Meetings: the truth is in SQL; these jobs only look at it. A missed run is made up
+        # by the next one (coalesce), so a late start never sends a notice twice.
+        self._scheduler.add_job(
+            generate_occurrences,
+            "interval",
+            hours=1,
+            args=[sessions, self.clock, s],
+            id="meeting-occurrences",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=3600,
+            next_run_time=datetime.now(s.zone),
+        )
+        self._scheduler.add_job(
+            meeting_tick,
+            "interval",
+            minutes=1,
+            args=[sessions, self.clock, s, self.worker.kick],
+            id="meeting-notices",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=300,
+            next_run_time=datetime.now(s.zone),
         )
         self._scheduler.start()
         log.info("loa phường started (mode=%s)", s.mode)

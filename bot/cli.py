@@ -28,6 +28,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Loa Phườn
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 members_app = typer.Typer(no_args_is_help=True, help="Party members.")
 report_app = typer.Typer(no_args_is_help=True, help="Spreadsheet reports.")
+meetings_app = typer.Typer(no_args_is_help=True, help="Cell meetings.")
+app.add_typer(meetings_app, name="meetings")
 app.add_typer(report_app, name="report")
 app.add_typer(db_app, name="db")
 app.add_typer(members_app, name="members")
@@ -441,6 +443,106 @@ def report_directive(
             else str(exc)
         )
         err.print(f"[red]{text}[/red]")
+        raise typer.Exit(2) from None
+    out.print(_say(settings, "cli.report_written", path=str(path)))
+
+
+@report_app.command("feedback")
+def report_feedback(
+    out_file: Annotated[Path, typer.Option("--out", help="FILE.xlsx")],
+    from_: Annotated[str, typer.Option("--from", help="first day, e.g. 2026-12-01")],
+    to: Annotated[str, typer.Option("--to", help="last day (included), e.g. 2026-12-31")],
+    cell_id: Annotated[int | None, typer.Option("--cell")] = None,
+) -> None:
+    """Residents' reports of a period as a spreadsheet (names only where the reporter allowed)."""
+    from datetime import date, datetime, time
+
+    from bot.services import feedback_stats
+
+    settings = _settings()
+    try:
+        first, last = date.fromisoformat(from_), date.fromisoformat(to)
+        if first > last:
+            raise ValueError
+    except ValueError:
+        err.print(f"[red]{_say(settings, 'feedback.cli_bad_dates')}[/red]")
+        raise typer.Exit(2) from None
+    start = datetime.combine(first, time(), settings.zone)
+    end = datetime.combine(last + timedelta(days=1), time(), settings.zone)
+
+    async def work(session: AsyncSession) -> Path:
+        unit = await _pick_cell(session, settings, cell_id)
+        return await feedback_stats.export(session, unit.id, start, end, settings, out_file)
+
+    try:
+        path = _run(settings, _with_session(settings, work))
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    out.print(_say(settings, "cli.report_written", path=str(path)))
+
+
+@meetings_app.command("rule")
+def meetings_rule(
+    time_: Annotated[str, typer.Option("--time", help="local time, e.g. 19:30")],
+    place: Annotated[str, typer.Option(help='e.g. "Nhà văn hóa khu phố"')],
+    day: Annotated[int | None, typer.Option(help="day of the month, 1-31")] = None,
+    weekday: Annotated[int | None, typer.Option(help="0 = Monday … 6 = Sunday")] = None,
+    nth: Annotated[int | None, typer.Option(help="1-4, or -1 for the last")] = None,
+    cell_id: Annotated[int | None, typer.Option("--cell")] = None,
+) -> None:
+    """Set the cell's regular meeting rule and create the coming meetings."""
+    from bot.core.errors import UserError
+    from bot.services import meetings
+
+    settings = _settings()
+    if day is None and (weekday is None or nth is None):
+        err.print(f"[red]{_say(settings, 'cli.rule_needs_day')}[/red]")
+        raise typer.Exit(2)
+
+    async def work(session: AsyncSession) -> int:
+        unit = await _pick_cell(session, settings, cell_id)
+        spec = meetings.RuleSpec(day, weekday, nth, time_, place)
+        await meetings.set_rule(session, SystemClock().now(), unit.id, spec)
+        made = await meetings.generate(
+            session,
+            SystemClock().now(),
+            unit.id,
+            settings.zone,
+            settings.meeting_horizon_months,
+            settings.notice_offsets,
+        )
+        return len(made)
+
+    try:
+        count = _run(settings, _with_session(settings, work))
+    except UserError as exc:
+        err.print(f"[red]{t(settings.default_language, exc.key, **exc.params)}[/red]")
+        raise typer.Exit(2) from None
+    out.print(_say(settings, "cli.rule_saved", count=count))
+
+
+@report_app.command("attendance")
+def report_attendance(
+    year: Annotated[int, typer.Option(help="e.g. 2026")],
+    out_file: Annotated[Path, typer.Option("--out", help="FILE.xlsx")],
+    cell_id: Annotated[int | None, typer.Option("--cell")] = None,
+) -> None:
+    """A year of meeting attendance: a row a member, a column a meeting, totals and rates."""
+    from bot.reports import attendance_report
+
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> Path:
+        unit = await _pick_cell(session, settings, cell_id)
+        return await attendance_report(
+            session, unit.id, year, settings.default_language, settings.zone, out_file
+        )
+
+    try:
+        path = _run(settings, _with_session(settings, work))
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     out.print(_say(settings, "cli.report_written", path=str(path)))
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.dispatcher import Dispatcher, Outgoing
 from bot.core.events import OutMessage, Reply, msg
 from bot.core.ports import DeliveryError, RateLimited, TransientError, Unreachable
-from bot.services import broadcasts, outbox
+from bot.services import broadcasts, feedback_lifecycle, feedback_notices, outbox
 from bot.services.outbox import Outcome
 from storage.models import (
     Broadcast,
@@ -58,6 +58,7 @@ class DeliveryWorker:
         idle_seconds: float = 0.5,
         renderers: dict[str, Renderer] | None = None,
         rates: dict[str, float] | None = None,
+        extra_renderers: dict[str, Renderer] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.sessions = dispatcher.sessions
@@ -68,7 +69,11 @@ class DeliveryWorker:
         self.renderers: dict[str, Renderer] = renderers or {
             broadcasts.SOURCE: render_broadcasts,
             broadcasts.REMINDER: render_broadcasts,
+            feedback_lifecycle.SOURCE: feedback_notices.renderer(
+                dispatcher.settings, self.clock.now
+            ),
         }
+        self.renderers.update(extra_renderers or {})
         self._kick = asyncio.Event()
 
     def kick(self) -> None:

@@ -86,3 +86,72 @@ async def directive_report(
     header = [t(lang, f"xlsx.directive.{c}") for c in ("name", "app", "status", "sent", "acked")]
     title = t(lang, "report.title", number=item.id, title=item.title)
     return write_table(out, title, header, table)
+
+
+async def attendance_report(
+    session: AsyncSession, unit_id: int, year: int, lang: str, zone: ZoneInfo, out: Path
+) -> Path:
+    """A year of meetings: one row a member, one column a meeting, totals and rates."""
+    from storage.meetings import Meeting, MeetingAnswer, MeetingStatus
+    from storage.models import Unit
+
+    start = datetime(year, 1, 1, tzinfo=zone)
+    end = datetime(year + 1, 1, 1, tzinfo=zone)
+    held = list(
+        await session.scalars(
+            select(Meeting)
+            .where(
+                Meeting.unit_id == unit_id,
+                Meeting.status == MeetingStatus.closed,
+                Meeting.starts_at >= start,
+                Meeting.starts_at < end,
+            )
+            .order_by(Meeting.starts_at)
+        )
+    )
+    answers = {
+        (a.meeting_id, a.person_id): a
+        for a in await session.scalars(
+            select(MeetingAnswer).where(MeetingAnswer.meeting_id.in_([m.id for m in held]))
+        )
+    }
+    person_ids = sorted({pid for _, pid in answers})
+    names = dict(
+        (
+            await session.execute(
+                select(Person.id, Person.full_name).where(Person.id.in_(person_ids))
+            )
+        ).all()
+    )
+    rows: list[list[Cell]] = []
+    for pid in sorted(person_ids, key=lambda p: names.get(p, "")):
+        row: list[Cell] = [names.get(pid, "")]
+        present = excused = unexcused = counted = 0
+        for meeting in held:
+            a = answers.get((meeting.id, pid))
+            if a is None or not a.counted:
+                row.append(t(lang, "xlsx.mark.not_counted"))
+                continue
+            counted += 1
+            if a.present:
+                present += 1
+                row.append(t(lang, "xlsx.mark.present"))
+            elif a.excused:
+                excused += 1
+                row.append(t(lang, "xlsx.mark.excused"))
+            else:
+                unexcused += 1
+                row.append(t(lang, "xlsx.mark.unexcused"))
+        rate = round(100 * present / counted) if counted else None
+        rows.append([*row, present, excused, unexcused, rate])
+    totals: list[Cell] = [t(lang, "xlsx.attendance.total")]
+    for meeting in held:
+        marks = [a for (mid, _), a in answers.items() if mid == meeting.id and a.counted]
+        totals.append(f"{sum(1 for a in marks if a.present)}/{len(marks)}")
+    rows.append(totals)
+    header = [t(lang, "xlsx.attendance.name")]
+    header += [m.starts_at.astimezone(zone).strftime("%d/%m") for m in held]
+    header += [t(lang, f"xlsx.attendance.{k}") for k in ("present", "excused", "unexcused", "rate")]
+    unit = await session.get(Unit, unit_id)
+    title = t(lang, "xlsx.attendance.title", year=year, cell=unit.name if unit else "")
+    return write_table(out, title, header, rows)

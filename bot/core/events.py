@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 
 class EventKind(StrEnum):
@@ -60,6 +62,14 @@ class Event:
         if not name or not all(c.isascii() and (c.isalnum() or c == "_") for c in name):
             return None
         return name, args.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    """A moment shown in the reader's language and the cell's zone ("19:30 Thứ Sáu, 04/12/2026")."""
+
+    at: datetime
+    zone: ZoneInfo
 
 
 @dataclass(frozen=True, slots=True)

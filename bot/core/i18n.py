@@ -56,6 +56,8 @@ def _param(lang: str, value: Any) -> Any:
         return ", ".join(str(_param(lang, v)) for v in value)
     if hasattr(value, "key") and hasattr(value, "params"):
         return translate(lang, value)
+    if hasattr(value, "at") and hasattr(value, "zone"):  # a When: formatted for this reader
+        return format_when(value.at, lang, value.zone)
     return value
 
 

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from bot.core.router import Router
-from bot.handlers import account, admin, broadcasts, general, linking, onboarding
+from bot.handlers import (
+    account,
+    admin,
+    broadcasts,
+    feedback,
+    general,
+    linking,
+    meetings,
+    onboarding,
+)
 
 
 def build_router() -> Router:
-    """All handlers. Order matters only for /giupdo, which lists commands as registered."""
+    """All handlers. Order matters only for /giupdo and the menu: most used first."""
     router = Router()
+    meetings.register(router)
+    broadcasts.register(router)
+    feedback.register(router)
     general.register(router)
     onboarding.register(router)
     account.register(router)
     linking.register(router)
     admin.register(router)
-    broadcasts.register(router)
     router.fallback = onboarding.fallback
     return router

@@ -1,0 +1,189 @@
+"""Monthly meetings: the rule, notices once each, RSVP, attendance and the figures, on both apps."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bot.core.clock import FakeClock
+from bot.jobs.meetings import generate_occurrences, meeting_tick
+from bot.simulator.client import SimUser
+from bot.simulator.stack import Stack
+from storage.meetings import Meeting, MeetingNotice
+from storage.models import Delivery
+from tests import people as script
+
+
+async def _tick(stack: Stack) -> int:
+    """Run the notice job once, then wait until the worker has sent what it queued."""
+    assert stack.app.dispatcher is not None and stack.app.worker is not None
+    sessions = stack.app.dispatcher.sessions
+    written = await meeting_tick(sessions, stack.clock, stack.settings, stack.app.worker.kick)
+    for _ in range(200):
+        async with sessions() as session:
+            waiting = await session.scalar(
+                select(func.count(Delivery.id)).where(Delivery.status.in_(["pending", "sending"]))
+            )
+        if not waiting:
+            break
+        await asyncio.sleep(0.05)
+    return written
+
+
+async def _set_rule(secretary: SimUser, day: str = "3") -> str:
+    await secretary.say("/lichhop")
+    await secretary.expect_text("thường kỳ")
+    await secretary.choose("Đặt lịch thường kỳ")
+    await secretary.expect_text("Họp thường kỳ vào")
+    await secretary.choose("Một ngày cố định trong tháng (ví dụ ngày 3)")
+    await secretary.expect_text("Ngày mấy")
+    await secretary.say(day)
+    await secretary.expect_text("Mấy giờ")
+    await secretary.say("19:30")
+    await secretary.expect_text("Họp ở đâu")
+    await secretary.say("Nhà văn hóa khu phố")
+    return (await secretary.expect_text("Đã lưu lịch"))["text"]
+
+
+async def test_bad_rule_answers_are_refused_with_the_question_again(
+    stack: Stack, platform: str
+) -> None:
+    """Day 0 or 32, 25:00, an empty place: each gets its own message and the question again."""
+    secretary = await script.secretary(stack, platform)
+    await secretary.say("/lichhop")
+    await secretary.expect_text("thường kỳ")
+    await secretary.choose("Đặt lịch thường kỳ")
+    await secretary.expect_text("Họp thường kỳ vào")
+    await secretary.choose("Một ngày cố định trong tháng (ví dụ ngày 3)")
+    await secretary.expect_text("Ngày mấy")
+
+    await secretary.say("32")
+    day = (await secretary.expect(1))[0]["text"]
+    await secretary.say("3")
+    await secretary.expect_text("Mấy giờ")
+    await secretary.say("25:00")
+    hour = (await secretary.expect(1))[0]["text"]
+
+    assert "từ 1 đến 31" in day and "Ngày mấy" in day
+    assert "Giờ không hợp lệ" in hour and "Mấy giờ" in hour
+
+
+async def test_invitation_rsvp_reminders_attendance_and_minutes(
+    stack: Stack, clock: FakeClock
+) -> None:
+    """The December meeting from invitation to minutes, with a member on each app."""
+    secretary = await script.secretary(stack, "telegram")
+    lan = await script.member(stack, secretary, "zalo", "Nguyễn Thị Lan")
+    minh = await script.member(stack, secretary, "telegram", "Trần Văn Minh")
+    saved = await _set_rule(secretary)
+
+    await _tick(stack)  # 1 December: the 7-day invitation for 3 December is late but still before
+    invite_lan = await lan.expect_text("THÔNG BÁO SINH HOẠT CHI BỘ", timeout=10)
+    invite_minh = await minh.expect_text("THÔNG BÁO SINH HOẠT CHI BỘ", timeout=10)
+    await lan.say("2")
+    await lan.expect_text("lý do vắng")
+    await lan.say("1")
+    absent = await lan.expect_text("vắng mặt")
+    await minh.choose("Tham dự")
+    await minh.expect_text("tham dự")
+    await secretary.say("/hop")
+    tally = await secretary.expect_text("Tham dự (1)")
+
+    clock.set(datetime(2026, 12, 2, 12, 31, tzinfo=UTC))  # the day before, 19:31 in Hanoi
+    await _tick(stack)
+    reminder = await minh.expect_text("Nhắc lịch", timeout=10)
+    clock.set(datetime(2026, 12, 3, 12, 30, tzinfo=UTC))  # 19:30: the meeting starts
+    await _tick(stack)  # the 2-hour reminder was due at 17:30 but the meeting has begun: missed
+    await secretary.say("/hop")
+    await secretary.expect_text("Tham dự (1)")
+    await secretary.choose("Điểm danh")
+    await secretary.expect_text("Điểm danh: có mặt 1/3")
+    await secretary.choose("✗ Phạm Văn Hùng")
+    await secretary.expect_text("có mặt 2/3")
+    await secretary.choose("Xong")
+    await secretary.expect_text("Nguyễn Thị Lan vắng")
+    await secretary.choose("Vắng có lý do")
+    closed = await secretary.expect_text("Đã kết thúc")
+    await secretary.say("/bienban")
+    minutes = await secretary.expect_text("Biên bản")
+
+    assert "ngày 3 hằng tháng, lúc 19:30" in saved
+    assert "1. Tham dự" in invite_lan["text"] and "Nhà văn hóa khu phố" in invite_lan["text"]
+    assert [b["text"] for b in invite_minh["buttons"][0] + invite_minh["buttons"][1]] == [
+        "Tham dự",
+        "Vắng mặt",
+    ]
+    assert "Ốm đau" in absent["text"]
+    assert "Nguyễn Thị Lan — Ốm đau" in tally["text"]
+    assert "19:30 Thứ Năm, 03/12/2026" in reminder["text"]
+    assert all("Nhắc lịch" not in (i.get("text") or "") for i in await lan.drain(quiet=0.3))
+    assert "Có mặt: 2/3" in closed["text"] and "chưa đạt" in closed["text"]
+    assert "Vắng có lý do (1): Nguyễn Thị Lan (Ốm đau)" in minutes["text"]
+    assert "Vắng không lý do (0)" in minutes["text"]
+
+
+async def test_cancelling_tells_those_notified_and_rsvp_is_refused(stack: Stack) -> None:
+    """A cancelled meeting: members who had the notice are told; a late answer is refused."""
+    secretary = await script.secretary(stack, "telegram")
+    lan = await script.member(stack, secretary, "zalo", "Nguyễn Thị Lan")
+    await _set_rule(secretary)
+    await _tick(stack)
+    await lan.expect_text("THÔNG BÁO SINH HOẠT CHI BỘ", timeout=10)
+
+    await secretary.say("/hop")
+    await secretary.expect_text("Chưa trả lời")
+    await secretary.choose("Hủy cuộc họp")
+    await secretary.expect_text("Hủy cuộc họp này")
+    await secretary.choose("Hủy cuộc họp")
+    await secretary.expect_text("Đã hủy cuộc họp")
+    told = await lan.expect_text("ĐÃ HỦY", timeout=10)
+    await lan.say("1")
+    late = (await lan.expect(1))[0]
+
+    assert "03/12/2026" in told["text"]
+    assert "đã bị hủy" in late["text"]
+
+
+async def test_a_year_of_meetings_sends_each_notice_once(stack: Stack, clock: FakeClock) -> None:
+    """Twelve months fast-forwarded: 12 invitations each, reminders only to those not declining."""
+    secretary = await script.secretary(stack, "telegram")
+    lan = await script.member(stack, secretary, "zalo", "Nguyễn Thị Lan")
+    await _set_rule(secretary, day="31")
+    assert stack.app.dispatcher is not None
+    sessions = stack.app.dispatcher.sessions
+    end = datetime(2027, 12, 1, tzinfo=UTC)
+    ticks = 0
+    while clock.now() < end:
+        await generate_occurrences(sessions, clock, stack.settings)
+        async with sessions() as session:
+            due = await session.scalar(
+                select(MeetingNotice.due_at)
+                .where(MeetingNotice.status == "pending")
+                .order_by(MeetingNotice.due_at)
+                .limit(1)
+            )
+        if due is None or due >= end:
+            break
+        clock.set(max(due, clock.now()))
+        await _tick(stack)
+        ticks += 1
+    received = [
+        i for i in await lan.drain(quiet=1.5) if "sinh hoạt" in (i.get("text") or "").lower()
+    ]
+    async with sessions() as session:
+        starts = [
+            m.starts_at for m in await session.scalars(select(Meeting).order_by(Meeting.starts_at))
+        ]
+
+    invitations = [i for i in received if "THÔNG BÁO SINH HOẠT" in i["text"]]
+    reminders = [i for i in received if "Nhắc lịch" in i["text"]]
+    assert len(invitations) == 12
+    assert len(reminders) == 24
+    assert len({i["text"] for i in invitations}) == 12  # each month once
+    # Day 31 means the month's last day: 28 February 2027, 30 April 2027.
+    local = [s + timedelta(hours=7) for s in starts]
+    assert any(d.month == 2 and d.day == 28 for d in local)
+    assert any(d.month == 4 and d.day == 30 for d in local)
+    assert ticks >= 36
