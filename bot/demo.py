@@ -6,11 +6,14 @@ import asyncio
 import logging
 import re
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
+from bot.core.clock import FakeClock
+from bot.jobs.meetings import meeting_tick
 from bot.simulator.client import SimUser
 from bot.simulator.stack import Stack, running_stack
 
@@ -52,6 +55,11 @@ class Actor:
         items = await self.user.expect(count, timeout=15)
         for item in items:
             text = item.get("text") or item.get("caption") or ""
+            if item.get("method") in ("sendPhoto", "sendDocument"):
+                name = (item.get("document") or {}).get("file_name") or "ảnh"
+                self.console.print(
+                    f"    [green]Loa Phường[/green] → {escape(self.user.name)}: [{escape(name)}]"
+                )
             edited = " (sửa tin)" if item.get("method", "").startswith("edit") else ""
             self.console.print(f"    [green]Loa Phường{edited}[/green] → {escape(self.user.name)}:")
             for line in text.splitlines() or [""]:
@@ -60,11 +68,11 @@ class Actor:
                 self.console.print("      " + "  ".join(f"[{escape(b['text'])}]" for b in row))
         if self.pause:
             await asyncio.sleep(self.pause)
-        return items[-1].get("text") or ""
+        return items[-1].get("text") or items[-1].get("caption") or ""
 
 
 async def scene(stack: Stack, console: Console, pause: float) -> None:
-    """Secretary, member (on Zalo) and resident (on Telegram) join; roles shape what they see."""
+    """Joining on both apps, roles, a directive, and a month's meeting from notice to minutes."""
     cell = await stack.init_cell()
     console.rule("1. loaphuong init")
     console.print(f"Chi bộ: {cell.cell.name}; mã mời bí thư: {cell.secretary.code}")
@@ -127,6 +135,85 @@ async def scene(stack: Stack, console: Console, pause: float) -> None:
     await resident.hears()
     await member.says("/vaitro")
     await member.hears()
+    await broadcast_scene(stack, console, secretary, member)
+    await meeting_scene(stack, console, secretary, member)
+
+
+async def broadcast_scene(stack: Stack, console: Console, secretary: Actor, member: Actor) -> None:
+    """A directive to all members, acknowledged on Zalo; the secretary sees who has it."""
+    console.rule("8. Bí thư gửi chỉ thị; đảng viên xác nhận «Đã nhận»")
+    await secretary.says("/thongbao")
+    await secretary.hears()
+    await secretary.taps("Chỉ thị, nghị quyết (cần xác nhận đã nhận)")
+    await secretary.hears()
+    await secretary.says("Chỉ thị số 50-CT/TW ngày 23/7/2025")
+    await secretary.hears()
+    await secretary.says("Đề nghị các đồng chí nghiên cứu và thực hiện nghiêm túc.")
+    await secretary.hears()
+    await secretary.taps("Xong")
+    await secretary.hears()
+    await secretary.taps("Không đính kèm")
+    await secretary.hears()
+    await secretary.taps("Tất cả đảng viên")
+    await secretary.hears()
+    await secretary.taps("Gửi ngay")
+    await secretary.hears(2)
+    await secretary.taps("Gửi")
+    await secretary.hears()
+    await member.hears()
+    await member.says("đã nhận")
+    await member.hears()
+    await secretary.hears(2)
+    await secretary.says("/chithi 1")
+    await secretary.hears()
+
+
+async def meeting_scene(stack: Stack, console: Console, secretary: Actor, member: Actor) -> None:
+    """The monthly rule, the invitation a week ahead, an absence with reason, the minutes."""
+    console.rule("9. Lịch sinh hoạt chi bộ: ngày 3 hằng tháng, 19:30")
+    await secretary.says("/lichhop")
+    await secretary.hears()
+    await secretary.taps("Đặt lịch thường kỳ")
+    await secretary.hears()
+    await secretary.taps("Một ngày cố định trong tháng (ví dụ ngày 3)")
+    await secretary.hears()
+    await secretary.says("3")
+    await secretary.hears()
+    await secretary.says("19:30")
+    await secretary.hears()
+    await secretary.says("Nhà văn hóa khu phố")
+    await secretary.hears()
+    console.rule("10. Thông báo mời họp (đồng hồ tua nhanh), trả lời, điểm danh, biên bản")
+    await _notices(stack)
+    await member.hears()
+    await secretary.hears(2)  # the invitation, and December has no thematic meeting yet
+    await member.taps("Vắng mặt")
+    await member.hears()
+    await member.taps("Ốm đau")
+    await member.hears()
+    await secretary.taps("Tham dự")
+    await secretary.hears()
+    assert isinstance(stack.clock, FakeClock)
+    stack.clock.set(datetime(2026, 12, 3, 12, 30, tzinfo=UTC))  # 19:30 in Hanoi
+    console.print("[dim](đồng hồ: 19:30 Thứ Năm, 03/12/2026 — giờ họp)[/dim]")
+    await secretary.says("/hop")
+    await secretary.hears()
+    await secretary.taps("Điểm danh")
+    await secretary.hears()
+    await secretary.taps("Xong")
+    await secretary.hears()
+    await secretary.taps("Vắng có lý do")
+    await secretary.hears()
+    await secretary.says("/bienban")
+    await secretary.hears()
+
+
+async def _notices(stack: Stack) -> None:
+    """What the scheduler does each minute: due notices become messages."""
+    assert stack.app.dispatcher is not None and stack.app.worker is not None
+    await meeting_tick(
+        stack.app.dispatcher.sessions, stack.clock, stack.settings, stack.app.worker.kick
+    )
 
 
 async def play(console: Console, pause: float = 0.0) -> int:

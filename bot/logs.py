@@ -90,9 +90,10 @@ CHATTY = {
 
 def quiet_libraries() -> None:
     """Raise the level of libraries that would log personal data or tokens at DEBUG."""
+    floor = logging.getLogger().getEffectiveLevel()
     for name, level in CHATTY.items():
         logger = logging.getLogger(name)
-        logger.setLevel(max(level, logger.level))
+        logger.setLevel(max(level, logger.level, floor))
 
 
 def configure(level: str, secrets: Iterable[str], *, json_lines: bool = True) -> RedactingFilter:
@@ -110,4 +111,5 @@ def configure(level: str, secrets: Iterable[str], *, json_lines: bool = True) ->
     )
     root.addHandler(handler)
     root.setLevel(level.upper())
+    quiet_libraries()
     return redactor
