@@ -42,7 +42,8 @@ def write_table(
     for row in rows:
         sheet.append(list(row))
     for index, name in enumerate(header, start=1):
-        width = max([len(str(name))] + [len(str(r[index - 1] or "")) for r in rows]) + 2
+        cells = [str(r[index - 1] or "") for r in rows if len(r) >= index]
+        width = max([len(str(name)), *map(len, cells)]) + 2
         sheet.column_dimensions[get_column_letter(index)].width = min(max(width, 10), 60)
     sheet.freeze_panes = "A3"
     path.parent.mkdir(parents=True, exist_ok=True)

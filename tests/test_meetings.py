@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.core.clock import FakeClock
 from bot.jobs.meetings import generate_occurrences, meeting_tick
+from bot.reports import attendance_report
+from bot.services import attendance, meetings, setup
 from bot.simulator.client import SimUser
 from bot.simulator.stack import Stack
 from storage.meetings import Meeting, MeetingNotice
@@ -187,3 +191,88 @@ async def test_a_year_of_meetings_sends_each_notice_once(stack: Stack, clock: Fa
     assert any(d.month == 2 and d.day == 28 for d in local)
     assert any(d.month == 4 and d.day == 30 for d in local)
     assert ticks >= 36
+
+
+async def test_the_secretary_gets_the_year_as_a_spreadsheet_in_chat(
+    stack: Stack, clock: FakeClock
+) -> None:
+    """/baocaohop 2026 after a closed meeting: an xlsx with one row per member."""
+    secretary = await script.secretary(stack, "telegram")
+    await script.member(stack, secretary, "zalo", "Nguyễn Thị Lan")
+    await _set_rule(secretary)
+    clock.set(datetime(2026, 12, 3, 12, 30, tzinfo=UTC))
+    await secretary.say("/hop")
+    await secretary.expect_text("Chưa trả lời")
+    await secretary.choose("Điểm danh")
+    await secretary.expect_text("Điểm danh: có mặt 0/2")
+    await secretary.choose("✗ Phạm Văn Hùng")
+    await secretary.expect_text("có mặt 1/2")
+    await secretary.choose("Xong")
+    await secretary.expect_text("Nguyễn Thị Lan vắng")
+    await secretary.choose("Vắng không lý do")
+    await secretary.expect_text("Đã kết thúc")
+
+    await secretary.say("/baocaohop 2026")
+    sent = (await secretary.expect(1))[0]
+
+    assert sent["method"] == "sendDocument"
+    assert sent["document"]["file_name"] == "diem-danh-2026.xlsx"
+    assert "năm 2026" in sent["caption"]
+
+
+async def test_flags_rise_at_the_right_meeting_and_the_year_export_adds_up(
+    stack: Stack, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Lan skips three meetings without reason: a warning at the 2nd, an alert at the 3rd."""
+    secretary = await script.secretary(stack, "telegram")
+    await script.member(stack, secretary, "zalo", "Nguyễn Thị Lan")
+    await _set_rule(secretary)
+    assert stack.app.dispatcher is not None
+    sessions = stack.app.dispatcher.sessions
+    raised: list[list[tuple[str, str]]] = []
+    since = datetime(2026, 12, 1, tzinfo=stack.settings.zone)
+    for month_start in (
+        datetime(2026, 12, 3, 12, 30, tzinfo=UTC),
+        datetime(2027, 1, 3, 12, 30, tzinfo=UTC),
+        datetime(2027, 2, 3, 12, 30, tzinfo=UTC),
+    ):
+        clock.set(month_start)
+        async with sessions() as session:
+            cell = (await setup.cells(session))[0]
+            meeting = await meetings.current(session, cell.id, clock.now())
+            assert meeting is not None
+            for row, name in await _marked(session, meeting):
+                row.present = name != "Nguyễn Thị Lan"
+            await attendance.close(session, clock.now(), meeting)
+            found = await attendance.flags(
+                session, meeting, since=since, warn_at=2, alert_at=3, streak_over=3
+            )
+            raised.append([(f.name, f.kind) for f in found])
+            await meetings.generate(
+                session, clock.now(), cell.id, stack.settings.zone, 3, stack.settings.notice_offsets
+            )
+            await session.commit()
+    async with sessions() as session:
+        path = await attendance_report(
+            session, cell.id, 2027, "vi", stack.settings.zone, tmp_path / "a.xlsx"
+        )
+    rows = list(load_workbook(path).active.iter_rows(values_only=True))
+
+    assert raised == [[], [("Nguyễn Thị Lan", "warn")], [("Nguyễn Thị Lan", "alert")]]
+    assert rows[1] == (
+        "Họ và tên",
+        "03/01",
+        "03/02",
+        "Có mặt",
+        "Vắng có lý do",
+        "Vắng không lý do",
+        "Tỷ lệ (%)",
+    )
+    assert rows[2] == ("Nguyễn Thị Lan", "vắng không lý do", "vắng không lý do", 0, 0, 2, 0)
+    assert rows[3] == ("Phạm Văn Hùng", "có mặt", "có mặt", 2, 0, 0, 100)
+    assert rows[4][:3] == ("Tổng (có mặt / được tính)", "1/2", "1/2")
+
+
+async def _marked(session, meeting):  # type: ignore[no-untyped-def]
+    await attendance.start_marking(session, meeting.starts_at, meeting)
+    return await attendance.roll(session, meeting.id)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
+from pathlib import Path
 
 from bot.core.errors import UserError
-from bot.core.events import Event, Msg, Option, Reply, When, msg
+from bot.core.events import Event, FileRef, Msg, Option, Reply, When, msg
 from bot.core.i18n import translate
 from bot.core.router import LEADERS, MEMBERS, Context, Replies, Router
 from bot.handlers.common import typed_text
-from bot.services import attendance, meetings, outbox
+from bot.reports import attendance_report
+from bot.services import attendance, files, meetings, outbox
 from bot.services.meetings import NUDGE, RuleSpec
 from bot.services.notices import describe, rsvp_options
 from storage.meetings import Meeting, MeetingKind, MeetingStatus
@@ -39,6 +42,7 @@ def register(router: Router) -> None:
     router.choice("mk", access=LEADERS)(mark)
     router.choice("mx", access=LEADERS)(excuse)
     router.command("bienban", "minutes", access=LEADERS, help_key="help.bienban")(minutes)
+    router.command("baocaohop", "attendance", access=LEADERS, help_key="help.baocaohop")(export)
 
 
 def _offsets(ctx: Context) -> list[int]:
@@ -570,3 +574,32 @@ async def minutes(event: Event, ctx: Context) -> Replies:
         ),
         compact=True,
     )
+
+
+async def export(event: Event, ctx: Context) -> Replies:
+    """/baocaohop [năm]: the year's attendance as a spreadsheet, sent as a file."""
+    assert ctx.unit_id is not None
+    year = ctx.now().astimezone(ctx.settings.zone).year
+    if event.args.strip():
+        if not event.args.strip().isdigit() or not 2000 <= int(event.args.strip()) <= 2100:
+            return Reply(msg("meetings.bad_year"))
+        year = int(event.args.strip())
+    with tempfile.TemporaryDirectory() as folder:
+        path = await attendance_report(
+            ctx.session,
+            ctx.unit_id,
+            year,
+            ctx.lang,
+            ctx.settings.zone,
+            Path(folder) / f"diem-danh-{year}.xlsx",
+        )
+        content = path.read_bytes()
+    stored = await files.store(
+        ctx.session,
+        ctx.now(),
+        file_name=path.name,
+        content=content,
+        mime_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    await ctx.audit("meetings.exported", year=year)
+    return Reply(msg("meetings.export_ready", year=year), file=FileRef(stored.id))
