@@ -188,9 +188,12 @@ class App:
         application.add_handler(TypeHandler(Update, self._on_telegram_update))
         try:
             await application.initialize()
-        except TelegramInvalidToken:
-            raise ConfigError("TELEGRAM_BOT_TOKEN was rejected by Telegram") from None
         except TelegramError as exc:
+            # A failed initialize leaves the HTTP clients open: close them before failing.
+            for request in application.bot._request:  # PTB keeps no public handle on both
+                await request.shutdown()
+            if isinstance(exc, TelegramInvalidToken):
+                raise ConfigError("TELEGRAM_BOT_TOKEN was rejected by Telegram") from None
             raise ConfigError(
                 f"TELEGRAM_API_BASE_URL: Telegram unreachable ({type(exc).__name__})"
             ) from None

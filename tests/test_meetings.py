@@ -276,3 +276,48 @@ async def test_flags_rise_at_the_right_meeting_and_the_year_export_adds_up(
 async def _marked(session, meeting):  # type: ignore[no-untyped-def]
     await attendance.start_marking(session, meeting.starts_at, meeting)
     return await attendance.roll(session, meeting.id)
+
+
+async def test_the_secretary_gets_the_checklist_and_the_thematic_reminder_once(
+    stack: Stack, clock: FakeClock
+) -> None:
+    """Two days before: content missing, documents to post, notices counted; December: thematic."""
+    secretary = await script.secretary(stack, "telegram")
+    await script.member(stack, secretary, "zalo", "Nguyễn Thị Lan")
+    await _set_rule(secretary)
+    await _tick(stack)
+    clock.set(datetime(2026, 12, 1, 13, 0, tzinfo=UTC))  # 20:00 on 1 December: 47.5 hours before
+
+    await _tick(stack)
+    await _tick(stack)
+    items = await secretary.drain(quiet=0.5)
+    texts = [i.get("text") or "" for i in items]
+
+    checklists = [t for t in texts if "Chuẩn bị cuộc họp" in t]
+    thematic = [t for t in texts if "chuyên đề" in t and "Quý 4/2026" in t]
+    assert len(checklists) == 1 and len(thematic) == 1
+    assert "Chưa có nội dung" in checklists[0]
+    assert "Sổ tay đảng viên" in checklists[0]
+    assert "Zalo 1 người, Telegram 1 người" in checklists[0]
+
+
+async def test_a_thematic_meeting_in_the_quarter_silences_the_reminder(stack: Stack) -> None:
+    """With a thematic meeting scheduled in December, no reminder comes."""
+    secretary = await script.secretary(stack, "telegram")
+    await secretary.say("/lichhop")
+    await secretary.expect_text("thường kỳ")
+    await secretary.choose("Thêm cuộc họp chuyên đề, bất thường")
+    await secretary.expect_text("Loại cuộc họp")
+    await secretary.choose("Sinh hoạt chuyên đề")
+    await secretary.expect_text("Ngày giờ họp")
+    await secretary.say("20/12/2026 19:30")
+    await secretary.expect_text("Họp ở đâu")
+    await secretary.say("Nhà văn hóa khu phố")
+    await secretary.expect_text("Nội dung cuộc họp")
+    await secretary.say("Học tập Nghị quyết Đại hội")
+    added = await secretary.expect_text("Đã thêm")
+
+    await _tick(stack)
+
+    assert "Sinh hoạt chuyên đề: 19:30 Chủ Nhật, 20/12/2026" in added["text"]
+    assert all("Quý 4" not in (i.get("text") or "") for i in await secretary.drain(quiet=0.5))
