@@ -46,6 +46,8 @@ from storage import db
 
 log = logging.getLogger("loaphuong.app")
 
+SHUTDOWN_GRACE = 10.0  # seconds to let running work finish before cutting it off
+
 
 def _schema_is_current(conn: Connection) -> bool:
     current = MigrationContext.configure(conn).get_current_heads()
@@ -88,6 +90,7 @@ class App:
         self._server: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._worker_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
         self.worker: DeliveryWorker | None = None
@@ -122,7 +125,8 @@ class App:
             },
         )
         self.dispatcher.on_outbox = self.worker.kick
-        self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
+        self._worker_task = asyncio.create_task(self.worker.run(self._stop))
+        self._tasks.append(self._worker_task)
         self._scheduler = AsyncIOScheduler(timezone=s.zone)
         self._scheduler.add_job(
             housekeeping,
@@ -318,7 +322,18 @@ class App:
     async def stop(self) -> None:
         """Stop receiving, then jobs, HTTP, platforms and storage, in that order."""
         self._stop.set()
+        if self.worker is not None:
+            self.worker.kick()  # wake it from its idle wait so it sees the stop at once
         if self._scheduler is not None and self._scheduler.running:
+            # No new runs, and the running ones finish: a job cut off mid-transaction
+            # would leave a database connection behind. (The asyncio executor keeps its
+            # running jobs in _pending_futures and can only cancel them itself.)
+            self._scheduler.pause()
+            running = list(
+                getattr(self._scheduler._lookup_executor("default"), "_pending_futures", ())
+            )
+            if running:
+                await asyncio.wait(running, timeout=SHUTDOWN_GRACE)
             self._scheduler.shutdown(wait=False)
         if self.telegram is not None:
             if self.telegram.updater is not None and self.telegram.updater.running:
@@ -326,15 +341,24 @@ class App:
             if self.telegram.running:
                 await self.telegram.stop()
             await self.telegram.shutdown()
-        for task in self._tasks:  # pollers may sit in a 30-second long poll
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # A Zalo long poll is cut off at once (updates it took are handled in shielded
+            # tasks, drained below); the worker sees the stop event after its batch.
+            for task in self._tasks:
+                if task is not self._worker_task:
+                    task.cancel()
+            _, late = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE)
+            for task in late:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._server is not None and self._http_task is not None:
             self._server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._http_task
+        if self.dispatcher is not None:
+            await self.dispatcher.drain(SHUTDOWN_GRACE)
         if self.zalo is not None:
             await self.zalo.aclose()
         if self.engine is not None:

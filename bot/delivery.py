@@ -91,7 +91,8 @@ class DeliveryWorker:
             )
         while not stop.is_set():
             try:
-                worked = await self.run_once()
+                # Shielded: at shutdown a batch finishes and records what it sent.
+                worked = await asyncio.shield(self.run_once())
             except Exception:  # the worker's run loop must survive any single batch
                 log.exception("delivery batch failed")
                 worked = 0

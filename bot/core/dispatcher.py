@@ -76,6 +76,7 @@ class Dispatcher:
         # Called after a commit that wrote outbox rows, so the worker looks at once.
         self.on_outbox: Callable[[], None] | None = None
         self._wrote_outbox = False
+        self._inflight: set[asyncio.Task[object]] = set()
         # Where file links point; None when no public address is known (then no links).
         self.public_url: str | None = settings.public_base_url
 
@@ -106,6 +107,9 @@ class Dispatcher:
 
     async def handle(self, event: Event) -> None:
         """The one error handler: nothing an update does may crash the adapter's loop."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
         try:
             await self._handle(event)
         except Exception:
@@ -114,6 +118,15 @@ class Dispatcher:
             await self.deliver(
                 Outgoing(event.platform, event.chat_id, OutMessage(t(lang, "error.internal")))
             )
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+    async def drain(self, grace: float) -> None:
+        """Wait for updates being handled (at shutdown, before the database closes)."""
+        others = [t for t in self._inflight if t is not asyncio.current_task()]
+        if others:
+            await asyncio.wait(others, timeout=grace)
 
     async def _handle(self, event: Event) -> None:
         """Process an event once; retry on a database hiccup; deliver the replies."""

@@ -10,7 +10,7 @@ from bot.core.i18n import format_when
 from bot.core.ports import DeliveryError
 from bot.core.router import JOINED, LEADERS, MEMBERS, Context, Replies, Router
 from bot.handlers.common import typed_text
-from bot.services import broadcasts, files
+from bot.services import broadcasts, files, groups
 from storage.models import Broadcast, BroadcastKind, Role
 
 FLOW = "broadcast"
@@ -174,18 +174,29 @@ async def _take_file(event: Event, ctx: Context) -> Replies:
     assert ctx.conversation is not None
     return Reply(
         (msg("broadcast.file_kept", name=name), msg("broadcast.ask_audience")),
-        options=_ask_audience(str(ctx.conversation.data["kind"])).options,
+        options=(await _audience_question(ctx, str(ctx.conversation.data["kind"]))).options,
     )
 
 
-def _ask_audience(kind: str) -> Reply:
+def _ask_audience(kind: str, orgs: list[tuple[int, str]] | None = None) -> Reply:
     ids = (
         broadcasts.DIRECTIVE_AUDIENCES if kind == BroadcastKind.directive else broadcasts.AUDIENCES
     )
     options = [Option(f"bc:aud:{a}", msg(AUDIENCE_LABEL + a)) for a in ids]
     if kind != BroadcastKind.directive:
         options.append(Option("bc:aud:group", msg(AUDIENCE_LABEL + "group")))
+        options += [
+            Option(f"bc:org:{gid}", msg("broadcast.audience.org", name=name))
+            for gid, name in orgs or []
+        ]
     return Reply(msg("broadcast.ask_audience"), options=tuple(options))
+
+
+async def _audience_question(ctx: Context, kind: str) -> Reply:
+    """The audiences, with the cell's non-empty groups for announcements."""
+    assert ctx.unit_id is not None
+    orgs = [(g.id, g.name) for g, n in await groups.all_of(ctx.session, ctx.unit_id) if n]
+    return _ask_audience(kind, orgs)
 
 
 def _ask_when() -> Reply:
@@ -213,6 +224,13 @@ async def _take_time(event: Event, ctx: Context) -> Replies:
         raise UserError("broadcast.past")
     await ctx.step(event, "confirm", send_at=when.isoformat())
     return await _preview(event, ctx)
+
+
+def _audience_label(data: dict[str, object]) -> Msg:
+    audience = str(data["audience"])
+    if audience.startswith("org:"):
+        return msg("broadcast.audience.org", name=str(data.get("audience_name", "")))
+    return msg(AUDIENCE_LABEL + audience.split(":", 1)[0])
 
 
 def _confirm_options() -> tuple[Option, ...]:
@@ -268,7 +286,7 @@ async def _preview(event: Event, ctx: Context) -> Replies:
                 total=len(plan.person_ids),
                 zalo=plan.by_platform.get("zalo", 0),
                 telegram=plan.by_platform.get("telegram", 0),
-                audience=msg(AUDIENCE_LABEL + str(data["audience"]).split(":", 1)[0]),
+                audience=_audience_label(data),
             ),
             *(
                 [msg("broadcast.summary_unlinked", count=plan.unreachable)]
@@ -306,7 +324,13 @@ async def compose_choice(event: Event, ctx: Context) -> Replies:
         return _ask_file()
     if what == "file":
         await ctx.step(event, "audience", file_id=None)
-        return _ask_audience(str(data["kind"]))
+        return await _audience_question(ctx, str(data["kind"]))
+    if what == "org" and len(parts) == 3 and parts[2].isdigit():
+        if data["kind"] == BroadcastKind.directive:
+            return Reply(msg("error.stale_choice"))
+        group = await groups.get(ctx.session, ctx.unit_id or 0, int(parts[2]))
+        await ctx.step(event, "when", audience=f"org:{group.id}", audience_name=group.name)
+        return _ask_when()
     if what == "aud" and len(parts) == 3:
         if parts[2] == "group":
             await ctx.step(event, "group")

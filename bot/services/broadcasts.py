@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.errors import UserError
 from bot.core.events import FileRef, Msg, Option, Reply, fold, msg
-from bot.services import outbox
+from bot.services import groups, outbox
 from storage.models import (
     Broadcast,
     BroadcastKind,
@@ -48,6 +48,7 @@ async def audience_people(
     """The people an audience means in a cell (announcements skip those who muted them)."""
     roles: tuple[Role, ...]
     group = None
+    only: set[int] | None = None
     if audience == "members":
         roles = MEMBER_ROLES
     elif audience == "committee":
@@ -60,6 +61,9 @@ async def audience_people(
         roles, group = (Role.resident,), fold(audience.split(":", 1)[1])
     elif audience == "everyone":
         roles = tuple(Role)
+    elif audience.startswith("org:") and audience[4:].isdigit():
+        group_ids = await groups.person_ids(session, int(audience[4:]))
+        roles, only = tuple(Role), set(group_ids)
     else:
         raise UserError("broadcast.bad_audience")
     query = (
@@ -75,6 +79,8 @@ async def audience_people(
     ids = []
     for person_id, person_group, muted in await session.execute(query):
         if group is not None and fold(person_group or "") != group:
+            continue
+        if only is not None and person_id not in only:
             continue
         if kind is BroadcastKind.announcement and muted:
             continue

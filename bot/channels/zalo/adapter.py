@@ -162,7 +162,8 @@ async def poll(
             continue
         backoff = 1.0
         if update is not None:
-            await handle(to_event(update))
+            # Shielded: stopping the poller must not cut an update off mid-transaction.
+            await asyncio.shield(handle(to_event(update)))
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
