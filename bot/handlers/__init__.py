@@ -9,6 +9,7 @@ from bot.handlers import (
     broadcasts,
     feedback,
     general,
+    groups,
     linking,
     meetings,
     onboarding,
@@ -26,5 +27,6 @@ def build_router() -> Router:
     account.register(router)
     linking.register(router)
     admin.register(router)
+    groups.register(router)
     router.fallback = onboarding.fallback
     return router
