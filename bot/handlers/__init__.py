@@ -7,7 +7,6 @@ from bot.handlers import (
     account,
     admin,
     broadcasts,
-    feedback,
     general,
     groups,
     linking,
@@ -21,7 +20,6 @@ def build_router() -> Router:
     router = Router()
     meetings.register(router)
     broadcasts.register(router)
-    feedback.register(router)
     general.register(router)
     onboarding.register(router)
     account.register(router)
