@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.core.clock import FakeClock
+from bot.demo_feedback import feedback_scene
 from bot.jobs.meetings import meeting_tick
 from bot.simulator.client import SimUser
 from bot.simulator.stack import Stack, running_stack
@@ -137,6 +138,7 @@ async def scene(stack: Stack, console: Console, pause: float) -> None:
     await member.hears()
     await broadcast_scene(stack, console, secretary, member)
     await meeting_scene(stack, console, secretary, member)
+    await feedback_scene(stack, console, pause, secretary, resident)
 
 
 async def broadcast_scene(stack: Stack, console: Console, secretary: Actor, member: Actor) -> None:

@@ -7,6 +7,7 @@ from bot.handlers import (
     account,
     admin,
     broadcasts,
+    feedback,
     general,
     groups,
     linking,
@@ -20,6 +21,7 @@ def build_router() -> Router:
     router = Router()
     meetings.register(router)
     broadcasts.register(router)
+    feedback.register(router)
     general.register(router)
     onboarding.register(router)
     account.register(router)

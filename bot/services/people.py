@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.feedback import Report
 from storage.models import (
     Identity,
     MemberProfile,
@@ -244,7 +245,13 @@ async def create_cell(
 
 
 async def erase_resident(session: AsyncSession, now: datetime, person: Person) -> None:
-    """Delete a resident's data: identities, roles, personal fields; keep an empty husk for ids."""
+    """Delete a resident's data: identities, roles, personal fields; keep an empty husk for ids.
+
+    Their reports stay for the neighbourhood's figures, no longer linked to them.
+    """
+    await session.execute(
+        update(Report).where(Report.reporter_id == person.id).values(reporter_id=None)
+    )
     await session.execute(delete(Identity).where(Identity.person_id == person.id))
     await session.execute(delete(RoleAssignment).where(RoleAssignment.person_id == person.id))
     await session.execute(delete(MemberProfile).where(MemberProfile.person_id == person.id))
