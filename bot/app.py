@@ -118,6 +118,7 @@ class App:
         self.worker = DeliveryWorker(
             self.dispatcher,
             rates={"telegram": s.telegram_rate_per_s, "zalo": s.zalo_rate_per_s},
+            name=s.worker_name,
             extra_renderers={
                 **dict.fromkeys((NOTICE, CHANGE, CANCEL, NUDGE), meeting_renderer),
                 CHECKLIST: check_renderer,

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     unexcused_alert: int = Field(default=3, ge=1)
     excused_streak_over: int = Field(default=3, ge=1)
     flag_year: str = Field(default="calendar", pattern="^(calendar|rolling)$")
+    # Names this process's outbox worker, so after a crash it takes back its own claims at
+    # once (default: the host name; set it when several bots run on one host).
+    worker_name: str | None = Field(default=None, max_length=64)
     directive_reminder_hours: float = Field(default=24.0, gt=0)
     directive_max_reminders: int = Field(default=2, ge=0, le=10)
     max_attachment_mb: float = Field(default=20.0, gt=0, le=20.0)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import time
+from asyncio import FIRST_COMPLETED
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
@@ -29,6 +32,10 @@ log = logging.getLogger("loaphuong.delivery")
 # A source turns its claimed rows into what each recipient sees: {delivery id: reply}.
 Renderer = Callable[[AsyncSession, Sequence[Delivery]], Awaitable[dict[int, Reply]]]
 PROGRESS_STEPS = 10  # Telegram's progress message is edited at each tenth
+FLUSH_SECONDS = 0.2  # outcomes are recorded at least this often while sending
+SWEEP_SECONDS = 60.0  # how often the lease of other workers' claims is checked
+PROGRESS_SECONDS = 2.0  # at most one progress update per broadcast this often
+STOP_GRACE = 10.0
 
 
 async def render_broadcasts(session: AsyncSession, rows: Sequence[Delivery]) -> dict[int, Reply]:
@@ -59,6 +66,7 @@ class DeliveryWorker:
         renderers: dict[str, Renderer] | None = None,
         rates: dict[str, float] | None = None,
         extra_renderers: dict[str, Renderer] | None = None,
+        name: str | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.sessions = dispatcher.sessions
@@ -74,37 +82,86 @@ class DeliveryWorker:
             ),
         }
         self.renderers.update(extra_renderers or {})
+        self.name = name or socket.gethostname()
+        # SQLite allows one writer process, so a worker starting on it may take back every
+        # claim; on PostgreSQL only its own (by name), others' after the lease.
+        self.single_worker = dispatcher.sessions.kw.get("bind") is not None and (
+            dispatcher.sessions.kw["bind"].dialect.name == "sqlite"
+        )
         self._kick = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._outcomes: list[tuple[Outcome, int | None]] = []
+        self._touched: set[int] = set()
+        self._progress_at: dict[int, float] = {}
 
     def kick(self) -> None:
         """New rows were written: look now rather than at the next idle tick."""
         self._kick.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set; rows left claimed by a dead worker are taken back first."""
+        """Deliver until `stop` is set.
+
+        A pipeline, not batches: while sends are under way (each paced by its platform's
+        limiter) more rows are claimed, so the pace never stalls between batches. Each
+        outcome is recorded within a fraction of a second of its send, so a crash can
+        repeat only the messages truly in flight.
+        """
+        await self._take_back_own_claims()
+        last_sweep = time.monotonic()
+        while not stop.is_set():
+            try:
+                started = 0
+                if len(self._inflight) <= self.batch // 2:
+                    started = await self._claim_and_start(self.batch - len(self._inflight))
+                await self._flush(force=not self._inflight)
+                if time.monotonic() - last_sweep > SWEEP_SECONDS:
+                    last_sweep = time.monotonic()
+                    await self._sweep()
+            except Exception:  # the worker's run loop must survive any single failure
+                log.exception("delivery loop failed")
+                started = 0
+                await asyncio.sleep(self.idle_seconds)
+            if self._inflight:
+                await asyncio.wait(
+                    self._inflight, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED
+                )
+            elif not started:
+                self._kick.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._kick.wait(), timeout=self.idle_seconds)
+        # Stopping: let the sends under way finish, and record them.
+        if self._inflight:
+            await asyncio.wait(self._inflight, timeout=STOP_GRACE)
+        await self._flush(force=True)
+
+    async def run_once(self) -> int:
+        """Claim, send and record what is due now (tests and benchmarks)."""
+        count = await self._claim_and_start(self.batch)
+        if self._inflight:
+            await asyncio.wait(self._inflight)
+        await self._flush(force=True)
+        return count
+
+    async def _take_back_own_claims(self) -> None:
+        async with self.sessions() as session:
+            released = await outbox.release_own(session, self.name, everyone=self.single_worker)
+            await session.commit()
+        if released:
+            log.warning("%d deliveries were claimed before a restart; sending them again", released)
+
+    async def _sweep(self) -> None:
+        """Take back rows claimed by a worker that died and has not come back."""
         async with self.sessions() as session:
             released = await outbox.release_stale(session, self.clock.now())
             await session.commit()
         if released:
-            log.warning(
-                "%d deliveries were claimed by a stopped worker; sending them again", released
-            )
-        while not stop.is_set():
-            try:
-                # Shielded: at shutdown a batch finishes and records what it sent.
-                worked = await asyncio.shield(self.run_once())
-            except Exception:  # the worker's run loop must survive any single batch
-                log.exception("delivery batch failed")
-                worked = 0
-            if not worked:
-                self._kick.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._kick.wait(), timeout=self.idle_seconds)
+            log.warning("%d deliveries of a vanished worker are sent again", released)
 
-    async def run_once(self) -> int:
-        """Claim, send and record one batch; returns how many rows it handled."""
+    async def _claim_and_start(self, room: int) -> int:
+        if room <= 0:
+            return 0
         async with self.sessions() as session:
-            rows = await outbox.claim(session, self.clock.now(), self.batch)
+            rows = await outbox.claim(session, self.clock.now(), room, worker=self.name)
             await session.commit()
         if not rows:
             return 0
@@ -113,17 +170,46 @@ class DeliveryWorker:
                 prepared = await self._prepare(session, rows)
                 await self._start_broadcasts(session, rows)
                 await session.commit()
-            outcomes = await asyncio.gather(*(self._send(row, out) for row, out in prepared))
         except BaseException:
             async with self.sessions() as session:
                 await outbox.release_mine(session, [r.id for r in rows])
                 await session.commit()
             raise
-        async with self.sessions() as session:
-            await outbox.record(session, outcomes)
-            await session.commit()
-        await self._report_progress({r.source_id for r in rows if r.source == broadcasts.SOURCE})
+        for row, message in prepared:
+            task = asyncio.create_task(self._send_and_note(row, message))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
         return len(rows)
+
+    async def _send_and_note(self, row: Delivery, message: OutMessage | None) -> None:
+        outcome = await self._send(row, message)
+        broadcast_id = row.source_id if row.source == broadcasts.SOURCE else None
+        self._outcomes.append((outcome, broadcast_id))
+
+    async def _flush(self, force: bool = False) -> None:
+        """Record the outcomes so far (one transaction), then update senders' progress.
+
+        Progress goes at most every PROGRESS_SECONDS per broadcast, unless `force`
+        (nothing is in flight: the broadcast may be finished, and the sender waits).
+        """
+        if self._outcomes:
+            outcomes, self._outcomes = self._outcomes, []
+            async with self.sessions() as session:
+                await outbox.record(session, [o for o, _ in outcomes])
+                await session.commit()
+            # Only what is recorded counts as touched: progress then reads settled rows.
+            self._touched |= {b for _, b in outcomes if b is not None}
+        if not self._touched:
+            return
+        touched, self._touched = self._touched, set()
+        now = time.monotonic()
+        due = {
+            b for b in touched if force or now - self._progress_at.get(b, 0.0) >= PROGRESS_SECONDS
+        }
+        self._touched |= touched - due  # the rest waits for the next flush
+        for b in due:
+            self._progress_at[b] = now
+        await self._report_progress(due)
 
     async def _prepare(
         self, session: AsyncSession, rows: Sequence[Delivery]
@@ -160,27 +246,45 @@ class DeliveryWorker:
         return prepared
 
     async def _send(self, row: Delivery, message: OutMessage | None) -> Outcome:
-        now = self.clock.now
+        def outcome(
+            status: DeliveryStatus,
+            error: str | None = None,
+            retry: timedelta | None = None,
+            counts: bool = True,
+        ) -> Outcome:
+            now = self.clock.now()
+            return Outcome(
+                delivery_id=row.id,
+                status=status,
+                attempts=row.attempts + (1 if counts else 0),
+                due_at=now + retry if retry is not None else row.due_at,
+                sent_at=now if status is DeliveryStatus.sent else None,
+                error=error[:200] if error else None,
+            )
+
         if message is None:
-            return Outcome(row.id, DeliveryStatus.cancelled, now(), error="nothing to send")
+            return outcome(DeliveryStatus.cancelled, "nothing to send", counts=False)
         channel = self.dispatcher.channels.get(row.platform)
         if channel is None:
-            return Outcome(row.id, DeliveryStatus.failed, now(), error=f"no {row.platform} channel")
+            return outcome(DeliveryStatus.failed, f"no {row.platform} channel")
         try:
             await channel.send(row.chat_id, message)
         except Unreachable:
-            return Outcome(row.id, DeliveryStatus.unreachable, now(), error="unreachable")
+            return outcome(DeliveryStatus.unreachable, "unreachable")
         except RateLimited as exc:
-            retry = now() + timedelta(seconds=exc.retry_after)
-            return Outcome(row.id, DeliveryStatus.pending, now(), retry, "rate limited", False)
+            return outcome(
+                DeliveryStatus.pending,
+                "rate limited",
+                timedelta(seconds=exc.retry_after),
+                counts=False,
+            )
         except TransientError as exc:
             if row.attempts + 1 >= outbox.MAX_ATTEMPTS:
-                return Outcome(row.id, DeliveryStatus.failed, now(), error=str(exc)[:200])
-            retry = now() + outbox.backoff(row.attempts + 1)
-            return Outcome(row.id, DeliveryStatus.pending, now(), retry, str(exc)[:200])
+                return outcome(DeliveryStatus.failed, str(exc))
+            return outcome(DeliveryStatus.pending, str(exc), outbox.backoff(row.attempts + 1))
         except DeliveryError as exc:
-            return Outcome(row.id, DeliveryStatus.failed, now(), error=str(exc)[:200])
-        return Outcome(row.id, DeliveryStatus.sent, now())
+            return outcome(DeliveryStatus.failed, str(exc))
+        return outcome(DeliveryStatus.sent)
 
     async def _start_broadcasts(self, session: AsyncSession, rows: Sequence[Delivery]) -> None:
         ids = {r.source_id for r in rows if r.source == broadcasts.SOURCE}

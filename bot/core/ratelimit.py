@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 
-SLACK = 1.05
+# Per-chat slack: our clock and the platform's see each send at slightly different
+# moments, and a 429 costs far more than 5 % of pace.
+CHAT_SLACK = 1.05
+WINDOW = 1.0
 
 
 class RateLimiter:
     """Waits so that sends stay under `rate_per_s` overall and `chat_rate_per_s` per chat.
 
-    Overall sends are spaced evenly (never more than the rate in any one-second
-    window); each chat may burst `chat_burst` messages, then one per 1/chat_rate seconds.
+    Overall sends are spaced evenly, and a sliding one-second window over the moments
+    sends actually went keeps any second at or under the rate even when the event loop
+    stalls and several waiters wake together. Each chat may burst `chat_burst`
+    messages, then one per 1/chat_rate seconds.
     """
 
     def __init__(
@@ -23,13 +29,13 @@ class RateLimiter:
         chat_burst: int,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        # A few per cent of slack: our clock and the platform's see each send at slightly
-        # different moments, and a 429 costs far more than 5 % of pace.
-        self._interval = SLACK / rate_per_s
-        self._chat_interval = SLACK / chat_rate_per_s
+        self._interval = 1.0 / rate_per_s
+        self._per_window = max(1, int(rate_per_s * WINDOW))
+        self._chat_interval = CHAT_SLACK / chat_rate_per_s
         self._chat_burst = chat_burst
         self._monotonic = monotonic
         self._next_slot = 0.0
+        self._sent: deque[float] = deque()
         self._chats: dict[str, tuple[float, float]] = {}  # chat → (tokens, last refill)
         self._lock = asyncio.Lock()
 
@@ -55,6 +61,16 @@ class RateLimiter:
         delay = slot - self._monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+        while True:
+            async with self._lock:
+                now = self._monotonic()
+                while self._sent and self._sent[0] <= now - WINDOW:
+                    self._sent.popleft()
+                if len(self._sent) < self._per_window:
+                    self._sent.append(now)
+                    return
+                pause = self._sent[0] + WINDOW - now
+            await asyncio.sleep(max(pause, 0.001))
 
     def _forget_idle(self, now: float) -> None:
         idle = self._chat_interval * self._chat_burst

@@ -69,7 +69,9 @@ async def enqueue(
     return len(rows)
 
 
-async def claim(session: AsyncSession, now: datetime, limit: int) -> list[Delivery]:
+async def claim(
+    session: AsyncSession, now: datetime, limit: int, worker: str = "worker"
+) -> list[Delivery]:
     """Take up to `limit` due rows for this worker; on PostgreSQL no two workers get the same."""
     query = (
         select(Delivery)
@@ -84,11 +86,24 @@ async def claim(session: AsyncSession, now: datetime, limit: int) -> list[Delive
         await session.execute(
             update(Delivery)
             .where(Delivery.id.in_([r.id for r in rows]))
-            .values(status=DeliveryStatus.sending, claimed_at=now)
+            .values(status=DeliveryStatus.sending, claimed_at=now, claimed_by=worker[:64])
         )
         for row in rows:
             row.status, row.claimed_at = DeliveryStatus.sending, now
     return rows
+
+
+async def release_own(session: AsyncSession, worker: str, *, everyone: bool) -> int:
+    """At start: rows this worker (by name) had claimed before a crash go back to pending.
+
+    `everyone` (SQLite, one writer process) takes back every claim. Those rows may have
+    gone out just before the crash: they are sent again rather than lost.
+    """
+    query = update(Delivery).where(Delivery.status == DeliveryStatus.sending)
+    if not everyone:
+        query = query.where(Delivery.claimed_by == worker[:64])
+    result = await session.execute(query.values(status=DeliveryStatus.pending))
+    return int(result.rowcount or 0)
 
 
 async def release_stale(session: AsyncSession, now: datetime) -> int:
@@ -119,27 +134,34 @@ def backoff(attempts: int) -> timedelta:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What happened to one claimed row."""
+    """What happened to one claimed row, as the values to store."""
 
     delivery_id: int
     status: DeliveryStatus
-    at: datetime
-    retry_at: datetime | None = None
-    error: str | None = None
-    count_attempt: bool = True
+    attempts: int
+    due_at: datetime
+    sent_at: datetime | None
+    error: str | None
 
 
 async def record(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
-    """Store the outcomes of a batch."""
-    for o in outcomes:
-        values: dict[str, object] = {"status": o.status, "error": o.error}
-        if o.status is DeliveryStatus.sent:
-            values["sent_at"] = o.at
-        if o.retry_at is not None:
-            values["due_at"] = o.retry_at
-        if o.count_attempt:
-            values["attempts"] = Delivery.attempts + 1
-        await session.execute(update(Delivery).where(Delivery.id == o.delivery_id).values(**values))
+    """Store outcomes in one executemany (an UPDATE by primary key per row)."""
+    if not outcomes:
+        return
+    await session.execute(
+        update(Delivery),
+        [
+            {
+                "id": o.delivery_id,
+                "status": o.status,
+                "attempts": o.attempts,
+                "due_at": o.due_at,
+                "sent_at": o.sent_at,
+                "error": o.error,
+            }
+            for o in outcomes
+        ],
+    )
 
 
 async def counts(session: AsyncSession, source: str, source_id: int) -> dict[str, int]:
