@@ -30,7 +30,7 @@ from bot.core.i18n import format_when, t, translate
 from bot.core.ports import Channel, DeliveryError, Unreachable
 from bot.core.router import Context, Replies, Router
 from bot.services import files, people
-from storage.models import Person, StoredFile
+from storage.models import PendingChoice, Person, StoredFile
 
 log = logging.getLogger("loaphuong.core")
 
@@ -253,6 +253,9 @@ class Dispatcher:
         """A typed "1" or keyword answering the last options becomes the same choice as a tap."""
         if event.kind is not EventKind.text or not event.text.strip():
             return event
+        if await ctx.session.get(PendingChoice, (event.platform, event.chat_id)) is None:
+            ctx.no_pending_choice = True  # so no DELETE is needed when answering
+            return event
         data = await state.match_typed(
             ctx.session, ctx.now(), event.platform, event.chat_id, event.text, CHOICE_TTL
         )
@@ -310,7 +313,11 @@ class Dispatcher:
                 message = await self.prepare(ctx.session, platform, chat_id, lang, reply, edit_ref)
                 offered_here = offered_here or bool(reply.options and reply.to_person is None)
                 out.append(Outgoing(platform, chat_id, message))
-        if not offered_here and any(r.to_person is None for r in replies):
+        if (
+            not offered_here
+            and not ctx.no_pending_choice
+            and any(r.to_person is None for r in replies)
+        ):
             # A new question without options supersedes older typed choices in this chat.
             await state.withdraw(ctx.session, event.platform, event.chat_id)
         return out

@@ -62,6 +62,7 @@ class Context:
     telegram_username: str | None = None
     menus_to_refresh: set[int] = field(default_factory=set)
     wrote_outbox: bool = False
+    no_pending_choice: bool = False
     # Fetches a file the person sent, through their platform's channel.
     download: Callable[[Attachment, int], Awaitable[tuple[bytes, str, str]]] | None = None
 
