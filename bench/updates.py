@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import resource
 import statistics
 import sys
@@ -27,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 from telegram import Update
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
@@ -36,7 +39,9 @@ from bot.simulator.server import RunningSimulator, run_simulator
 from bot.simulator.stack import TELEGRAM_TOKEN, ZALO_TOKEN, running_stack
 from storage import db
 
-POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+# Our own database on the test server: tests and bench/broadcast.py reset `test` at any time.
+POSTGRES_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+POSTGRES_URL = f"{POSTGRES_SERVER}/bench_updates"
 TEXT = "xin chào"  # a stranger's plain text: claim → identity → conversation → fallback intro
 INJECTORS = 20
 RUN_TIMEOUT = 600.0  # seconds per measurement
@@ -57,12 +62,18 @@ class Result:
     first: float = 0.0  # first message queued by the simulator
     last: float = 0.0  # last reply recorded
     replies: set[str] = field(default_factory=set)  # distinct reply texts (should be one)
+    cpu: float = 0.0  # CPU seconds of this process (all threads) while measuring
     timed_out: bool = False
 
     @property
     def per_s(self) -> float:
         span = self.last - self.first
         return len(self.latencies) / span if span > 0 else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """CPU per reply: steadier than throughput when other work shares the cores."""
+        return 1000 * self.cpu / len(self.latencies) if self.latencies else float("nan")
 
     def ms(self, pct: int) -> float:
         if len(self.latencies) < 2:
@@ -123,11 +134,13 @@ async def measure(sim: RunningSimulator, platform: str, n: int, users: int, wind
     child = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--inject", json.dumps(spec), stdin=asyncio.subprocess.PIPE
     )
-    probe.replied = child.stdin
+    probe.replied = child.stdin if window else None
+    cpu = time.process_time()
     waits = [asyncio.create_task(probe.done.wait()), asyncio.create_task(child.wait())]
     try:  # until every reply came, the injector failed, or the time is up
         await asyncio.wait(waits, timeout=RUN_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        probe.result.cpu = time.process_time() - cpu
         probe.replied = None
         for task in waits:
             task.cancel()
@@ -178,11 +191,16 @@ async def inject(spec: dict[str, Any]) -> None:
 
 @contextlib.asynccontextmanager
 async def fresh_database(kind: str) -> AsyncIterator[str]:
-    """A temporary SQLite file (the bot migrates it), or the reset and migrated PostgreSQL."""
+    """A temporary SQLite file (the bot migrates it), or PostgreSQL bench_updates, reset."""
     if kind == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite+aiosqlite:///{tmp}/bench.db"
         return
+    server = create_async_engine(f"{POSTGRES_SERVER}/test", isolation_level="AUTOCOMMIT")
+    async with server.connect() as conn:
+        if not await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'bench_updates'")):
+            await conn.exec_driver_sql("CREATE DATABASE bench_updates")
+    await server.dispose()
     engine = db.create_engine(POSTGRES_URL)
     async with engine.begin() as conn:
         await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
@@ -256,26 +274,25 @@ async def run(platform: str, database: str, args: argparse.Namespace) -> bool:
     ratio = ours.per_s / bare.per_s if bare.per_s else 0.0
     print(
         f"{platform}/{database} n={n} users={users} window={window or 'none'} text={TEXT!r}: "
-        f"ours {ours.per_s:.0f}/s p50 {ours.ms(50):.0f} ms p99 {ours.ms(99):.0f} ms | "
-        f"bare {bare.per_s:.0f}/s p50 {bare.ms(50):.0f} ms p99 {bare.ms(99):.0f} ms | "
-        f"ratio {ratio:.2f} | peak rss {rss_mb:.0f} MB | ours replied {sorted(ours.replies)}",
+        f"ours {ours.per_s:.0f}/s p50 {ours.ms(50):.0f} ms p99 {ours.ms(99):.0f} ms "
+        f"cpu {ours.cpu_ms:.2f} ms/reply | bare {bare.per_s:.0f}/s p50 {bare.ms(50):.0f} ms "
+        f"p99 {bare.ms(99):.0f} ms cpu {bare.cpu_ms:.2f} ms/reply | ratio {ratio:.2f} "
+        f"(cpu {bare.cpu_ms / ours.cpu_ms:.2f}) | peak rss {rss_mb:.0f} MB | "
+        f"ours replied {sorted(ours.replies)}",
         flush=True,
     )
     for name, result in (("ours", ours), ("bare", bare)):
         if result.timed_out:
-            print(f"TIMEOUT: {name} got {len(result.latencies)}/{n} replies", flush=True)
+            got = f"{len(result.latencies)}/{n}"
+            print(f"INCOMPLETE: {name} got {got} replies (timeout or injector failure)", flush=True)
     figures = {
-        "bench": "updates" if platform == "telegram" else "updates-zalo",
-        "n": n,
-        "ours_per_s": round(ours.per_s, 1),
-        "bare_per_s": round(bare.per_s, 1),
-        "ratio": round(ratio, 3),
-        "p50_ms": round(ours.ms(50), 1),
-        "p99_ms": round(ours.ms(99), 1),
-        "rss_mb": round(rss_mb, 1),
-        "database": database,
-    }
-    print(json.dumps(figures), flush=True)
+        "bench": "updates" if platform == "telegram" else "updates-zalo", "n": n,
+        "ours_per_s": round(ours.per_s, 1), "bare_per_s": round(bare.per_s, 1),
+        "ratio": round(ratio, 3), "p50_ms": round(ours.ms(50), 1),
+        "p99_ms": round(ours.ms(99), 1), "rss_mb": round(rss_mb, 1), "database": database,
+    }  # fmt: skip
+    no_nan = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in figures.items()}
+    print(json.dumps(no_nan), flush=True)
     return not (ours.timed_out or bare.timed_out)
 
 
@@ -299,7 +316,12 @@ def main() -> int:
     databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     for platform in platforms:
         for database in databases:
-            if not asyncio.run(run(platform, database, args)):
+            try:  # measurements have their own timeout; this one catches a hung start or stop
+                complete = asyncio.run(asyncio.wait_for(run(platform, database, args), 1500))
+            except TimeoutError:
+                print(f"TIMEOUT: {platform}/{database} did not finish", flush=True)
+                return 1
+            if not complete:
                 return 1
     return 0
 
