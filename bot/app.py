@@ -129,53 +129,60 @@ class App:
         self._worker_task = asyncio.create_task(self.worker.run(self._stop))
         self._tasks.append(self._worker_task)
         self._scheduler = AsyncIOScheduler(timezone=s.zone)
-        self._scheduler.add_job(
-            housekeeping,
-            "interval",
-            hours=1,
-            args=[sessions, self.clock, s],
-            id="housekeeping",
-            replace_existing=True,
-            coalesce=True,
-            misfire_grace_time=3600,
-        )
-        self._scheduler.add_job(
+        kick = self.worker.kick
+        # The truth is in SQL; jobs only look at it. Explicit ids with replace_existing; a
+        # missed run is made up by the next one (coalesce), so a late start never doubles.
+        every = self._every
+        every(housekeeping, [sessions, self.clock, s], "housekeeping", hours=1)
+        every(
             remind_unacknowledged,
-            "interval",
+            [sessions, self.clock, s, kick],
+            "directive-reminders",
             minutes=15,
-            args=[sessions, self.clock, s, self.worker.kick],
-            id="directive-reminders",
-            replace_existing=True,
-            coalesce=True,
-            misfire_grace_time=3600,
         )
-        schedule_feedback(self._scheduler, sessions, self.clock, s, self.worker.kick)
-        # Meetings: the truth is in SQL; these jobs only look at it. A missed run is made up
-        # by the next one (coalesce), so a late start never sends a notice twice.
-        self._scheduler.add_job(
+        every(
             generate_occurrences,
-            "interval",
+            [sessions, self.clock, s],
+            "meeting-occurrences",
             hours=1,
-            args=[sessions, self.clock, s],
-            id="meeting-occurrences",
-            replace_existing=True,
-            coalesce=True,
-            misfire_grace_time=3600,
-            next_run_time=datetime.now(s.zone),
+            now=True,
         )
-        self._scheduler.add_job(
+        every(
             meeting_tick,
-            "interval",
+            [sessions, self.clock, s, kick],
+            "meeting-notices",
             minutes=1,
-            args=[sessions, self.clock, s, self.worker.kick],
-            id="meeting-notices",
-            replace_existing=True,
-            coalesce=True,
-            misfire_grace_time=300,
-            next_run_time=datetime.now(s.zone),
+            grace=300,
+            now=True,
         )
+        schedule_feedback(self._scheduler, sessions, self.clock, s, kick)
         self._scheduler.start()
         log.info("loa phường started (mode=%s)", s.mode)
+
+    def _every(
+        self,
+        job: Any,
+        args: list[Any],
+        job_id: str,
+        *,
+        grace: int = 3600,
+        now: bool = False,
+        **interval: int,
+    ) -> None:
+        """Schedule a module-level job at an interval; `now` also runs it at start."""
+        assert self._scheduler is not None
+        extra = {"next_run_time": datetime.now(self.settings.zone)} if now else {}
+        self._scheduler.add_job(
+            job,
+            "interval",
+            args=args,
+            id=job_id,
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=grace,
+            **interval,
+            **extra,
+        )
 
     async def _start_telegram(self) -> None:
         s = self.settings

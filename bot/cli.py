@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.core.clock import SystemClock
+from bot.core.errors import UserError
 from bot.core.i18n import format_day, t
 from bot.member_import import MemberListError, read_member_list
 from bot.services import invites, setup
@@ -66,11 +67,30 @@ async def _with_session(settings: Settings, work: Callable[[AsyncSession], Await
 
 
 def _run(settings: Settings, coro: Awaitable[T]) -> T:
+    """Run a command's coroutine; expected failures end with a translated line and exit 2."""
     try:
         return asyncio.run(coro)  # type: ignore[arg-type]
     except ConfigError as exc:
         err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+    except UserError as exc:
+        err.print(f"[red]{t(settings.default_language, exc.key, **exc.params)}[/red]")
+    except ValueError as exc:  # e.g. an output file name the writer refuses
+        err.print(f"[red]{exc}[/red]")
+    raise typer.Exit(2)
+
+
+def _write_report(
+    settings: Settings,
+    cell_id: int | None,
+    make: Callable[[AsyncSession, Unit], Awaitable[Path]],
+) -> None:
+    """Pick the cell, write a report with `make`, say where it went."""
+
+    async def work(session: AsyncSession) -> Path:
+        return await make(session, await _pick_cell(session, settings, cell_id))
+
+    path = _run(settings, _with_session(settings, work))
+    out.print(_say(settings, "cli.report_written", path=str(path)))
 
 
 async def _telegram_username(settings: Settings) -> str | None:
@@ -342,12 +362,10 @@ def broadcast(
     import mimetypes
     from datetime import datetime
 
-    from bot.core.errors import UserError
     from bot.services import broadcasts, files, people
     from storage.models import BroadcastKind, Role
 
     settings = _settings()
-    lang = settings.default_language
     try:
         body = text_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -407,11 +425,7 @@ def broadcast(
         )
         return item.id, count
 
-    try:
-        number, count = _run(settings, _with_session(settings, work))
-    except UserError as exc:
-        err.print(f"[red]{t(lang, exc.key, **exc.params)}[/red]")
-        raise typer.Exit(2) from None
+    number, count = _run(settings, _with_session(settings, work))
     suffix = _say(settings, "cli.broadcast_at", when=at) if at else ""
     out.print(_say(settings, "cli.broadcast_done", number=number, count=count, when=suffix))
 
@@ -423,28 +437,16 @@ def report_directive(
     cell_id: Annotated[int | None, typer.Option("--cell")] = None,
 ) -> None:
     """Who received and acknowledged a directive, as a spreadsheet."""
-    from bot.core.errors import UserError
     from bot.reports import directive_report
 
     settings = _settings()
-
-    async def work(session: AsyncSession) -> Path:
-        unit = await _pick_cell(session, settings, cell_id)
-        return await directive_report(
+    _write_report(
+        settings,
+        cell_id,
+        lambda session, unit: directive_report(
             session, unit.id, number, settings.default_language, settings.zone, out_file
-        )
-
-    try:
-        path = _run(settings, _with_session(settings, work))
-    except (UserError, ValueError) as exc:
-        text = (
-            t(settings.default_language, exc.key, **exc.params)
-            if isinstance(exc, UserError)
-            else str(exc)
-        )
-        err.print(f"[red]{text}[/red]")
-        raise typer.Exit(2) from None
-    out.print(_say(settings, "cli.report_written", path=str(path)))
+        ),
+    )
 
 
 @report_app.command("feedback")
@@ -469,17 +471,13 @@ def report_feedback(
         raise typer.Exit(2) from None
     start = datetime.combine(first, time(), settings.zone)
     end = datetime.combine(last + timedelta(days=1), time(), settings.zone)
-
-    async def work(session: AsyncSession) -> Path:
-        unit = await _pick_cell(session, settings, cell_id)
-        return await feedback_stats.export(session, unit.id, start, end, settings, out_file)
-
-    try:
-        path = _run(settings, _with_session(settings, work))
-    except ValueError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    out.print(_say(settings, "cli.report_written", path=str(path)))
+    _write_report(
+        settings,
+        cell_id,
+        lambda session, unit: feedback_stats.export(
+            session, unit.id, start, end, settings, out_file
+        ),
+    )
 
 
 @meetings_app.command("rule")
@@ -492,7 +490,6 @@ def meetings_rule(
     cell_id: Annotated[int | None, typer.Option("--cell")] = None,
 ) -> None:
     """Set the cell's regular meeting rule and create the coming meetings."""
-    from bot.core.errors import UserError
     from bot.services import meetings
 
     settings = _settings()
@@ -514,11 +511,7 @@ def meetings_rule(
         )
         return len(made)
 
-    try:
-        count = _run(settings, _with_session(settings, work))
-    except UserError as exc:
-        err.print(f"[red]{t(settings.default_language, exc.key, **exc.params)}[/red]")
-        raise typer.Exit(2) from None
+    count = _run(settings, _with_session(settings, work))
     out.print(_say(settings, "cli.rule_saved", count=count))
 
 
@@ -532,19 +525,13 @@ def report_attendance(
     from bot.reports import attendance_report
 
     settings = _settings()
-
-    async def work(session: AsyncSession) -> Path:
-        unit = await _pick_cell(session, settings, cell_id)
-        return await attendance_report(
+    _write_report(
+        settings,
+        cell_id,
+        lambda session, unit: attendance_report(
             session, unit.id, year, settings.default_language, settings.zone, out_file
-        )
-
-    try:
-        path = _run(settings, _with_session(settings, work))
-    except ValueError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    out.print(_say(settings, "cli.report_written", path=str(path)))
+        ),
+    )
 
 
 @db_app.command("upgrade")
