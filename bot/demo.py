@@ -51,6 +51,13 @@ class Actor:
         who = f"{PLATFORM[self.user.platform]} · {self.role} {self.user.name}"
         self.console.print(f"{who}: [bold]{escape(text)}[/bold]")
 
+    async def hears_until(self, fragment: str) -> str:
+        """Print answers until one contains `fragment` (progress messages vary in number)."""
+        while True:
+            text = await self.hears()
+            if fragment in text:
+                return text
+
     async def hears(self, count: int = 1) -> str:
         """Wait for the bot's answer(s) and print them; returns the last text."""
         items = await self.user.expect(count, timeout=15)
@@ -165,7 +172,7 @@ async def broadcast_scene(stack: Stack, console: Console, secretary: Actor, memb
     await member.hears()
     await member.says("đã nhận")
     await member.hears()
-    await secretary.hears(2)
+    await secretary.hears_until("Đã gửi xong")
     await secretary.says("/chithi 1")
     await secretary.hears()
 
