@@ -68,6 +68,8 @@ class Actor:
                 self.console.print(
                     f"    [green]Loa Phường[/green] → {escape(self.user.name)}: [{escape(name)}]"
                 )
+                if not text:
+                    continue
             edited = " (sửa tin)" if item.get("method", "").startswith("edit") else ""
             self.console.print(f"    [green]Loa Phường{edited}[/green] → {escape(self.user.name)}:")
             for line in text.splitlines() or [""]:
