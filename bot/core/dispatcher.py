@@ -257,7 +257,13 @@ class Dispatcher:
             ctx.no_pending_choice = True  # so no DELETE is needed when answering
             return event
         data = await state.match_typed(
-            ctx.session, ctx.now(), event.platform, event.chat_id, event.text, CHOICE_TTL
+            ctx.session,
+            ctx.now(),
+            event.platform,
+            event.chat_id,
+            event.text,
+            CHOICE_TTL,
+            older_too=ctx.conversation is None,
         )
         if data is None:
             return event
@@ -313,12 +319,14 @@ class Dispatcher:
                 message = await self.prepare(ctx.session, platform, chat_id, lang, reply, edit_ref)
                 offered_here = offered_here or bool(reply.options and reply.to_person is None)
                 out.append(Outgoing(platform, chat_id, message))
+        # A new question without options supersedes the last offer's numbers, unless this
+        # was itself an answer (the rest of that offer is closed; other questions stay open).
         if (
             not offered_here
             and not ctx.no_pending_choice
+            and event.kind is not EventKind.choice
             and any(r.to_person is None for r in replies)
         ):
-            # A new question without options supersedes older typed choices in this chat.
             await state.withdraw(ctx.session, event.platform, event.chat_id)
         return out
 

@@ -77,6 +77,12 @@ async def forget_conversations(session: AsyncSession, before: datetime) -> int:
     return int(result.rowcount or 0)
 
 
+# A chat may have several open questions (a directive to acknowledge, then a meeting
+# invitation): the latest offer answers numbers and words; older ones, still open, answer
+# their own words ("đã nhận") outside any flow. Each entry: data, words, current, at.
+MAX_ENTRIES = 24
+
+
 async def offer(
     session: AsyncSession,
     now: datetime,
@@ -86,48 +92,79 @@ async def offer(
     keywords: list[tuple[str, ...]],
 ) -> None:
     """Remember the options just shown in a chat, with their typed keywords."""
-    stored = [
-        {"data": o.data, "words": sorted({fold(o.label), *(fold(k) for k in kws)} - {""})}
+    fresh = [
+        {
+            "data": o.data,
+            "words": sorted({fold(o.label), *(fold(k) for k in kws)} - {""}),
+            "current": True,
+            "at": now.isoformat(),
+        }
         for o, kws in zip(options, keywords, strict=True)
     ]
     row = await session.get(PendingChoice, (platform, chat_id))
     if row is None:
         session.add(
-            PendingChoice(platform=platform, chat_id=chat_id, options=stored, created_at=now)
+            PendingChoice(platform=platform, chat_id=chat_id, options=fresh, created_at=now)
         )
     else:
-        row.options, row.created_at = stored, now
+        data = {o["data"] for o in fresh}
+        older = [{**o, "current": False} for o in row.options if o["data"] not in data]
+        row.options, row.created_at = (fresh + older)[:MAX_ENTRIES], now
     await session.flush()
 
 
 async def withdraw(session: AsyncSession, platform: str, chat_id: str) -> None:
-    """Forget the options of a chat (a new question supersedes them)."""
-    await session.execute(
-        delete(PendingChoice).where(
-            PendingChoice.platform == platform, PendingChoice.chat_id == chat_id
-        )
-    )
+    """A new question without options: numbers no longer answer the last offer."""
+    row = await session.get(PendingChoice, (platform, chat_id))
+    if row is not None and any(o.get("current") for o in row.options):
+        row.options = [{**o, "current": False} for o in row.options]
 
 
 async def match_typed(
-    session: AsyncSession, now: datetime, platform: str, chat_id: str, text: str, ttl: timedelta
+    session: AsyncSession,
+    now: datetime,
+    platform: str,
+    chat_id: str,
+    text: str,
+    ttl: timedelta,
+    *,
+    older_too: bool = True,
 ) -> str | None:
-    """The option a typed answer picks ("1", "đồng ý"), or None; a match consumes the offer."""
+    """The option a typed answer picks ("1", "đồng ý"), or None; a match closes its question.
+
+    Numbers answer the latest offer only; words answer it first, then (with `older_too`,
+    outside any flow) questions still open from before.
+    """
     row = await session.get(PendingChoice, (platform, chat_id))
     if row is None:
         return None
-    if row.created_at < now - ttl:
-        await session.delete(row)
-        return None
+    cutoff = now - ttl
+    live = [
+        o
+        for o in row.options
+        if datetime.fromisoformat(o.get("at", row.created_at.isoformat())) >= cutoff
+    ]
+    current = [o for o in live if o.get("current", True)]
     answer = fold(text)
     picked = None
-    if answer.isdigit() and 1 <= int(answer) <= len(row.options):
-        picked = row.options[int(answer) - 1]["data"]
+    if answer.isdigit() and 1 <= int(answer) <= len(current):
+        picked = current[int(answer) - 1]
     else:
-        for option in row.options:
-            if answer in option["words"]:
-                picked = option["data"]
-                break
-    if picked is not None:
+        candidates = current + (
+            [o for o in live if not o.get("current", True)] if older_too else []
+        )
+        picked = next((o for o in candidates if answer in o["words"]), None)
+    if picked is None:
+        if len(live) != len(row.options):
+            row.options = live
+        return None
+    if picked.get("current", True):
+        # The latest question is answered: its other options stop answering.
+        remaining = [o for o in live if not o.get("current", True)]
+    else:
+        remaining = [o for o in live if o is not picked]
+    if remaining:
+        row.options = remaining
+    else:
         await session.delete(row)
-    return picked
+    return str(picked["data"])
